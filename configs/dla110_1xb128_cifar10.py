@@ -1,0 +1,26 @@
+# Bottleneck ResNet-110 for CIFAR with Dynamic Layer Attention (DLA-L) on
+# CIFAR-10. Recipe of the paper: batch 128 on one GPU, SGD lr 0.1,
+# weight decay 1e-4, 180 epochs with lr x0.1 at epochs 100 and 150,
+# DropPath 0.2, RandomCrop(32, padding 4) + horizontal flip.
+_base_ = [
+    'mmpretrain::_base_/models/resnet50_cifar.py',
+    'mmpretrain::_base_/datasets/cifar10_bs16.py',
+    'mmpretrain::_base_/schedules/cifar10_bs128.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmdla.ResNetDLACifar',
+        depth=110,
+        variant='light',
+        dual_path=True,
+        drop_path_rate=0.2),
+    head=dict(in_channels=256))
+
+train_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128)
+test_dataloader = val_dataloader
+
+train_cfg = dict(max_epochs=180)

@@ -1,0 +1,24 @@
+# Bottleneck ResNet-110 for CIFAR with Dynamic Layer Attention (DLA-L) on
+# CIFAR-100, same recipe as on CIFAR-10 (see dla110_1xb128_cifar10.py).
+_base_ = [
+    'mmpretrain::_base_/models/resnet50_cifar.py',
+    'mmpretrain::_base_/datasets/cifar100_bs16.py',
+    'mmpretrain::_base_/schedules/cifar10_bs128.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmdla.ResNetDLACifar',
+        depth=110,
+        variant='light',
+        dual_path=True,
+        drop_path_rate=0.2),
+    head=dict(num_classes=100, in_channels=256))
+
+train_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128)
+test_dataloader = val_dataloader
+
+train_cfg = dict(max_epochs=180)

@@ -1,0 +1,34 @@
+# ResNet-50 with Dynamic Layer Attention (DLA-L) on ImageNet-1K.
+# Recipe of the paper (Wang et al., IJCAI 2024): 100 epochs, total batch
+# 256 (8 GPUs x 32), SGD lr 0.1, 3 linear warm-up epochs, lr x0.1 at epochs
+# 30/60/90, DropPath 0.2 on every attention branch, plain cross entropy.
+_base_ = [
+    'mmpretrain::_base_/models/resnet50.py',
+    'mmpretrain::_base_/datasets/imagenet_bs32.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        type='mmdla.ResNetDLA',
+        variant='light',
+        dual_path=True,
+        drop_path_rate=0.2))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        by_epoch=True,
+        begin=0,
+        end=3,
+        convert_to_iter_based=True),
+    dict(
+        type='MultiStepLR',
+        by_epoch=True,
+        begin=0,
+        end=100,
+        milestones=[30, 60, 90],
+        gamma=0.1),
+]

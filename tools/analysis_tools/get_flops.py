@@ -1,0 +1,170 @@
+"""Count the parameters and FLOPs of the model of an mmdla config.
+
+Works for the classification (mmpretrain) and detection (mmdet) configs:
+
+    python tools/analysis_tools/get_flops.py configs/dla50_8xb32_in1k.py
+    python tools/analysis_tools/get_flops.py \
+        configs/faster_rcnn_dla50_fpn_1x_coco.py --shape 800 1344
+
+FLOPs are counted with MMEngine's fvcore-style analyzer, where one fused
+multiply-add counts as one FLOP, so the figure is the number of MACs. A
+detector's count includes its RPN and RoI heads, whose cost depends on the
+number of proposals kept for the input (a seeded random image).
+"""
+import argparse
+from functools import partial
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config, DictAction
+from mmengine.registry import MODELS, init_default_scope
+from torch import nn
+
+# Input size used for detection configs when --shape is not given: a COCO
+# image resized to 1333 x 800 and padded to a multiple of 32.
+DETECTION_SHAPE = (800, 1344)
+# Input size used for classification configs whose pipelines name none.
+CLASSIFICATION_SHAPE = (224, 224)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file and apply command-line overrides to it."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('default_scope') not in ('mmdet', 'mmpretrain'):
+        raise ValueError(
+            f'{path} has default_scope={cfg.get("default_scope")!r}; only '
+            'configs that inherit from mmdet:: or mmpretrain:: bases (scope '
+            "'mmdet' or 'mmpretrain') are supported.")
+    return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` in the registry of the config's codebase.
+
+    The pretrained checkpoint named by an ``init_cfg`` is not loaded: the
+    model keeps its freshly constructed weights.
+    """
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        # mmpretrain keeps the data preprocessor at the top level of its
+        # configs and the runner moves it into the model, as done here.
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return MODELS.build(model_cfg)
+
+
+def is_detection(cfg: Config) -> bool:
+    """Whether a config belongs to mmdet (else it is an mmpretrain one)."""
+    return cfg.default_scope == 'mmdet'
+
+
+def default_input_shape(cfg: Config) -> Tuple[int, int]:
+    """The (height, width) a config's model sees at test time.
+
+    Detection configs use :data:`DETECTION_SHAPE`. Classification configs
+    use the crop size of their test pipeline (``CenterCrop``), else of their
+    training pipeline (``RandomCrop``, e.g. 32 on CIFAR), else
+    :data:`CLASSIFICATION_SHAPE`.
+    """
+    if is_detection(cfg):
+        return DETECTION_SHAPE
+    pipelines = (cfg.get('test_pipeline', []), cfg.get('train_pipeline', []))
+    for pipeline, crop_type in zip(pipelines, ('CenterCrop', 'RandomCrop')):
+        for transform in pipeline:
+            if transform['type'] == crop_type:
+                size = transform['crop_size']
+                return (size, size) if isinstance(size, int) else tuple(size)
+    return CLASSIFICATION_SHAPE
+
+
+def detection_data_samples(model: nn.Module, shape: Tuple[int, int]) -> dict:
+    """A preprocessed batch of one seeded random image for a detector."""
+    from mmdet.structures import DetDataSample
+
+    height, width = shape
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randint(
+        0, 256, (3, height, width), generator=generator, dtype=torch.uint8)
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=shape, ori_shape=shape, scale_factor=(1.0, 1.0)))
+    return model.data_preprocessor(
+        dict(inputs=[image], data_samples=[sample]), False)
+
+
+def count_complexity(cfg: Config,
+                     shape: Optional[Tuple[int, int]] = None) -> Dict:
+    """Parameters and FLOPs of a config's model for one image.
+
+    Args:
+        cfg: A loaded mmdla (mmdet or mmpretrain) config.
+        shape: Input (height, width); :func:`default_input_shape` if None.
+
+    Returns:
+        dict with ``params`` (all parameters of the model), ``backbone_params``,
+        ``flops`` (multiply-adds for one image), ``input_shape`` (the
+        (height, width) actually fed to the network, after padding) and
+        ``model`` (the built model).
+    """
+    shape = tuple(shape) if shape is not None else default_input_shape(cfg)
+    model = build_model(cfg)
+    model.eval()
+    if is_detection(cfg):
+        data = detection_data_samples(model, shape)
+        inputs = data['inputs']
+        model.forward = partial(
+            model.forward, data_samples=data['data_samples'], mode='tensor')
+    else:
+        inputs = torch.randn(1, 3, *shape)
+    with torch.no_grad():
+        analysis = get_model_complexity_info(
+            model, inputs=(inputs, ), show_table=False, show_arch=False)
+    return dict(
+        params=sum(p.numel() for p in model.parameters()),
+        backbone_params=sum(p.numel() for p in model.backbone.parameters()),
+        flops=analysis['flops'],
+        input_shape=tuple(inputs.shape[-2:]),
+        model=model)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Count the parameters and FLOPs of a config\'s model.')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input height and width (default: the crop size of a '
+        'classification config, 800 x 1344 for detection)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, e.g. '
+        'model.backbone.variant=base')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    result = count_complexity(cfg, args.shape)
+    height, width = result['input_shape']
+    line = '=' * 40
+    print(f'{line}\n'
+          f'Config: {args.config}\n'
+          f'Input shape: 3 x {height} x {width}\n'
+          f'Params: {result["params"]:,} '
+          f'({result["params"] / 1e6:.2f} M; backbone '
+          f'{result["backbone_params"]:,})\n'
+          f'FLOPs (multiply-adds): {result["flops"] / 1e9:.2f} G\n'
+          f'{line}')
+
+
+if __name__ == '__main__':
+    main()
