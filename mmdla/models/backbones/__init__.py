@@ -1,0 +1,3 @@
+from .resnet_dla import ResNetDLA, ResNetDLACifar
+
+__all__ = ['ResNetDLA', 'ResNetDLACifar']

@@ -1,0 +1,378 @@
+"""ResNet backbones with Dynamic Layer Attention (DLA).
+
+Paper: K. Wang, X. Xia, J. Liu, Z. Yi, T. He, "Strengthening Layer Interaction
+via Dynamic Layer Attention", IJCAI 2024 (arXiv 2406.13392).
+"""
+from typing import Optional, Sequence, Tuple, Type, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import constant_init
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdla.registry import MODELS
+from ..layers import BasicBlock, Bottleneck, DLAStage
+
+Block = Union[Type[BasicBlock], Type[Bottleneck]]
+
+
+@MODELS.register_module()
+class ResNetDLA(BaseModule):
+    """ResNet with Dynamic Layer Attention (DLA-L / DLA-B) or static MRLA.
+
+    A drop-in replacement for MMPretrain's and MMDetection's ``ResNet``: same
+    constructor, same stage layout (``layer1`` ... ``layer4``) and the same
+    parameter names for the ResNet part, plus the layer attention of every
+    stage (``layerN.attentions``, ``layerN.attention_norms``,
+    ``layerN.context_cell``, ``layerN.shortcut_conv``).
+
+    Variants:
+
+    - DLA-L (the paper's ImageNet and COCO model):
+      ``variant='light', dual_path=True``.
+    - DLA-B: ``variant='base', dual_path=True``.
+    - Static layer attention baselines MRLA-light / MRLA-base:
+      ``dual_path=False``.
+    - Context cell ablations: ``context_cell='lstm'`` or ``'gru'``.
+
+    Args:
+        depth (int): Network depth, one of {18, 34, 50, 101, 152}.
+        in_channels (int): Input image channels. Defaults to 3.
+        stem_channels (int): Output channels of the stem. Defaults to 64.
+        base_channels (int): Middle channels of the first stage.
+            Defaults to 64.
+        num_stages (int): Number of stages, 1 to 4. Defaults to 4.
+        strides (Sequence[int]): Stride of the first block of each stage.
+        dilations (Sequence[int]): Dilation of each stage.
+        out_indices (Sequence[int]): Stages whose outputs are returned.
+            Defaults to ``(3, )``.
+        style (str): ``'pytorch'`` (stride on the 3x3 convolution) or
+            ``'caffe'`` (stride on the first 1x1).
+        deep_stem (bool): Three 3x3 convolutions instead of the 7x7 stem.
+        avg_down (bool): Average-pool before the shortcut projection when
+            downsampling.
+        frozen_stages (int): Freeze the stem and the first ``frozen_stages``
+            stages, their layer attention, context cell and update
+            convolution included. -1 freezes nothing.
+        conv_cfg (dict, optional): Config of the ResNet convolutions.
+        norm_cfg (dict): Config of every norm layer, the attention norms
+            included (e.g. ``dict(type='SyncBN')`` or
+            ``dict(type='GN', num_groups=32)``).
+        norm_eval (bool): Keep the BatchNorm layers in eval mode during
+            training (frozen statistics).
+        with_cp (bool): Gradient checkpointing of every block step
+            (non-reentrant, so the context cell shared by a stage's blocks
+            receives all its gradients).
+        zero_init_residual (bool): Zero the last norm of every block.
+        drop_path_rate (float): DropPath rate of every attention branch
+            (constant over depth, as in the paper).
+        variant (str): ``'light'`` (MRLA-light) or ``'base'`` (MRLA-base).
+        dual_path (bool): DLA's context and update paths; ``False`` gives
+            the static MRLA baseline.
+        context_cell (str | dict): ``'dsu'`` (default), ``'lstm'``, ``'gru'``
+            or a config dict of a registered context cell.
+        dsu_reduction (int): Reduction ratio of the DSU. Defaults to 16.
+        head_dim (int): Channels per attention head. Defaults to 32.
+        lambda_init (str | float): Initialisation of MRLA-light's per-channel
+            ``lambda``: ``'normal'`` (standard normal) or a constant.
+        legacy_batch0_context (bool): Reproduce the reference code, whose
+            update path uses the first sample's context for the whole batch.
+            Only for comparing with its checkpoints; defaults to False.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+
+    Example:
+        >>> import torch
+        >>> from mmdla.models import ResNetDLA
+        >>> model = ResNetDLA(depth=18, out_indices=(0, 1, 2, 3)).eval()
+        >>> for out in model(torch.rand(1, 3, 64, 64)):
+        ...     print(tuple(out.shape))
+        (1, 64, 16, 16)
+        (1, 128, 8, 8)
+        (1, 256, 4, 4)
+        (1, 512, 2, 2)
+    """
+
+    arch_settings = {
+        18: (BasicBlock, (2, 2, 2, 2)),
+        34: (BasicBlock, (3, 4, 6, 3)),
+        50: (Bottleneck, (3, 4, 6, 3)),
+        101: (Bottleneck, (3, 4, 23, 3)),
+        152: (Bottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 in_channels: int = 3,
+                 stem_channels: int = 64,
+                 base_channels: int = 64,
+                 num_stages: int = 4,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Sequence[int] = (3, ),
+                 style: str = 'pytorch',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 drop_path_rate: float = 0.0,
+                 variant: str = 'light',
+                 dual_path: bool = True,
+                 context_cell='dsu',
+                 dsu_reduction: int = 16,
+                 head_dim: int = 32,
+                 lambda_init='normal',
+                 legacy_batch0_context: bool = False,
+                 init_cfg=[
+                     dict(type='Kaiming', layer=['Conv2d']),
+                     dict(
+                         type='Constant',
+                         val=1,
+                         layer=['_BatchNorm', 'GroupNorm'])
+                 ]) -> None:
+        super().__init__(init_cfg=init_cfg)
+        block, stage_blocks = self.get_arch(depth)
+        if not 1 <= num_stages <= len(stage_blocks):
+            raise ValueError(f'num_stages must be in [1, {len(stage_blocks)}]'
+                             f', got {num_stages}.')
+        if not len(strides) == len(dilations) == num_stages:
+            raise ValueError(
+                f'strides {tuple(strides)} and dilations {tuple(dilations)} '
+                f'must both have num_stages={num_stages} entries.')
+        if not out_indices or not all(0 <= i < num_stages
+                                      for i in out_indices):
+            raise ValueError(f'out_indices {tuple(out_indices)} must index '
+                             f'the {num_stages} stages (0 to '
+                             f'{num_stages - 1}).')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}.')
+        self.depth = depth
+        self.deep_stem = deep_stem
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.stage_blocks = stage_blocks[:num_stages]
+
+        self._make_stem_layer(in_channels, stem_channels)
+        self.res_layers = []
+        in_chs, out_chs = stem_channels, base_channels * block.expansion
+        for i, num_blocks in enumerate(self.stage_blocks):
+            stage = self.make_res_layer(
+                block=block,
+                num_blocks=num_blocks,
+                in_channels=in_chs,
+                out_channels=out_chs,
+                stride=strides[i],
+                dilation=dilations[i],
+                style=style,
+                avg_down=avg_down,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                with_cp=with_cp,
+                drop_path_rate=drop_path_rate,
+                variant=variant,
+                dual_path=dual_path,
+                context_cell=context_cell,
+                dsu_reduction=dsu_reduction,
+                head_dim=head_dim,
+                lambda_init=lambda_init,
+                legacy_batch0_context=legacy_batch0_context)
+            self.add_module(f'layer{i + 1}', stage)
+            self.res_layers.append(f'layer{i + 1}')
+            in_chs, out_chs = out_chs, out_chs * 2
+        self.feat_dim = in_chs
+        self._freeze_stages()
+
+    @classmethod
+    def get_arch(cls, depth: int) -> Tuple[Block, Tuple[int, ...]]:
+        """Block type and blocks per stage of a depth."""
+        if depth not in cls.arch_settings:
+            raise ValueError(f'depth must be one of '
+                             f'{tuple(cls.arch_settings)}, got {depth}.')
+        return cls.arch_settings[depth]
+
+    def make_res_layer(self, block: Block, num_blocks: int, in_channels: int,
+                       out_channels: int, stride: int, dilation: int,
+                       style: str, avg_down: bool, conv_cfg: Optional[dict],
+                       norm_cfg: dict, **stage_kwargs) -> DLAStage:
+        """Build one stage; override to change its blocks or attention.
+
+        ``stage_kwargs`` are passed to :class:`DLAStage`.
+        """
+        downsample = None
+        if stride != 1 or in_channels != out_channels:
+            layers = []
+            conv_stride = stride
+            if avg_down and stride != 1:
+                conv_stride = 1
+                layers.append(
+                    nn.AvgPool2d(stride, stride, ceil_mode=True,
+                                 count_include_pad=False))
+            layers += [
+                build_conv_layer(conv_cfg, in_channels, out_channels, 1,
+                                 stride=conv_stride, bias=False),
+                build_norm_layer(norm_cfg, out_channels)[1]
+            ]
+            downsample = nn.Sequential(*layers)
+        blocks = [
+            block(in_channels if i == 0 else out_channels, out_channels,
+                  expansion=block.expansion, stride=stride if i == 0 else 1,
+                  dilation=dilation, downsample=downsample if i == 0 else None,
+                  style=style, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+            for i in range(num_blocks)
+        ]
+        return DLAStage(blocks, out_channels, norm_cfg=norm_cfg,
+                        **stage_kwargs)
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        if self.deep_stem:
+            self.stem = nn.Sequential(
+                ConvModule(in_channels, stem_channels // 2, 3, stride=2,
+                           padding=1, conv_cfg=self.conv_cfg,
+                           norm_cfg=self.norm_cfg, inplace=True),
+                ConvModule(stem_channels // 2, stem_channels // 2, 3,
+                           padding=1, conv_cfg=self.conv_cfg,
+                           norm_cfg=self.norm_cfg, inplace=True),
+                ConvModule(stem_channels // 2, stem_channels, 3, padding=1,
+                           conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                           inplace=True))
+        else:
+            self.conv1 = build_conv_layer(
+                self.conv_cfg, in_channels, stem_channels, 7, stride=2,
+                padding=3, bias=False)
+            self.norm1_name, norm1 = build_norm_layer(
+                self.norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem: ``[N, C_in, H, W]`` -> ``[N, stem_channels, H/4, W/4]``."""
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        return self.maxpool(x)
+
+    def stem_modules(self) -> Tuple[nn.Module, ...]:
+        """Modules of the stem that ``frozen_stages >= 0`` freezes."""
+        return (self.stem, ) if self.deep_stem else (self.conv1, self.norm1)
+
+    def _freeze_stages(self) -> None:
+        frozen = list(self.stem_modules()) if self.frozen_stages >= 0 else []
+        frozen += [
+            getattr(self, f'layer{i}')
+            for i in range(1, self.frozen_stages + 1)
+        ]
+        for m in frozen:
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg['type'] == 'Pretrained'):
+            return
+        if self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, (BasicBlock, Bottleneck)):
+                    constant_init(m.last_norm, 0)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``[N, C_in, H, W]`` -> the outputs of the ``out_indices`` stages."""
+        x = self.stem_forward(x)
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'ResNetDLA':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+@MODELS.register_module()
+class ResNetDLACifar(ResNetDLA):
+    """ResNet-DLA for CIFAR: a 3x3 stem without pooling and three stages.
+
+    Depth follows the CIFAR ResNets: ``9n + 2`` with bottleneck blocks
+    (e.g. 56, 110, 164) or ``6n + 2`` with basic blocks
+    (``block='basic'``; e.g. 20, 56, 110), ``n`` blocks per stage.
+    Arguments are those of :class:`ResNetDLA` with CIFAR defaults
+    (16-channel stem, strides ``(1, 2, 2)``, ``dsu_reduction=4``).
+
+    Args:
+        depth (int): Network depth.
+        block (str): ``'bottleneck'`` (default) or ``'basic'``.
+    """
+
+    def __init__(self,
+                 depth: int,
+                 block: str = 'bottleneck',
+                 stem_channels: int = 16,
+                 base_channels: int = 16,
+                 num_stages: int = 3,
+                 strides: Sequence[int] = (1, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1),
+                 out_indices: Sequence[int] = (2, ),
+                 dsu_reduction: int = 4,
+                 **kwargs) -> None:
+        if block not in ('bottleneck', 'basic'):
+            raise ValueError(
+                f"block must be 'bottleneck' or 'basic', got {block!r}.")
+        if kwargs.get('deep_stem'):
+            raise ValueError('ResNetDLACifar has a fixed 3x3 stem; '
+                             'deep_stem is not supported.')
+        self.block_type = block
+        super().__init__(
+            depth,
+            stem_channels=stem_channels,
+            base_channels=base_channels,
+            num_stages=num_stages,
+            strides=strides,
+            dilations=dilations,
+            out_indices=out_indices,
+            dsu_reduction=dsu_reduction,
+            **kwargs)
+
+    def get_arch(self, depth: int) -> Tuple[Block, Tuple[int, ...]]:
+        block, per_block = ((Bottleneck, 9) if self.block_type == 'bottleneck'
+                            else (BasicBlock, 6))
+        if depth < per_block + 2 or (depth - 2) % per_block:
+            raise ValueError(
+                f'depth of a CIFAR ResNet with {self.block_type} blocks must '
+                f'be {per_block}n + 2 (e.g. {per_block * 6 + 2}), got {depth}.')
+        return block, ((depth - 2) // per_block, ) * 3
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        self.conv1 = build_conv_layer(
+            self.conv_cfg, in_channels, stem_channels, 3, padding=1,
+            bias=False)
+        self.norm1_name, norm1 = build_norm_layer(
+            self.norm_cfg, stem_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.norm1(self.conv1(x)))
