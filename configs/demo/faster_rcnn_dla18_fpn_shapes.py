@@ -1,0 +1,92 @@
+# Faster R-CNN with a ResNet-18 DLA-L backbone, trained from scratch on the
+# bundled synthetic shapes (400 + 100 images of 128 x 128, four classes),
+# sized to train in a few minutes on two CPU cores: a 128-channel FPN,
+# 256-wide box head, 300 proposals and 128 sampled RoIs per image.
+# Data: `python tools/misc/generate_demo_data.py` (run by tools/demo.py).
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+
+data_root = 'data/shapes_coco/'
+metainfo = dict(
+    classes=('circle', 'square', 'triangle', 'star'),
+    palette=[(220, 20, 60), (0, 90, 230), (0, 170, 60), (250, 150, 0)])
+image_scale = (128, 128)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmdla.ResNetDLA',
+        depth=18,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
+    rpn_head=dict(
+        in_channels=128,
+        feat_channels=128,
+        # shapes are 14 to 48 pixels wide: anchors of 16 to 256 pixels
+        anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=128),
+        bbox_head=dict(in_channels=128, fc_out_channels=256, num_classes=4)),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=600, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=300)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+# small images load in microseconds: no worker processes on two cores
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+
+train_cfg = dict(max_epochs=12, val_interval=2)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+         end=100),
+    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True,
+         milestones=[9, 11], gamma=0.1)
+]
+# lr 0.02 is set for one process with batch 4
+auto_scale_lr = dict(base_batch_size=4)
+
+default_hooks = dict(
+    logger=dict(interval=25),
+    checkpoint=dict(interval=1, max_keep_ckpts=3))
+log_processor = dict(window_size=25)
+randomness = dict(seed=0)

@@ -1,0 +1,82 @@
+"""Distributed launch on machines without a GPU.
+
+MMEngine initialises a process group with ``torch.cuda.set_device`` first and
+wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a
+CPU-only machine. :func:`setup_distributed` makes the same config run on the
+CPU: it picks the gloo backend, initialises the process group itself (the
+runner then skips its own initialisation) and wraps the model without device
+ids. On GPU machines it only applies an explicitly requested backend.
+"""
+import datetime
+import os
+import subprocess
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def _export_launcher_env(launcher: str) -> None:
+    """Export ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+    ``MASTER_PORT`` from the variables of a Slurm or MPI launch (torchrun
+    sets them already)."""
+    if launcher == 'slurm':
+        rank = os.environ['SLURM_PROCID']
+        world_size = os.environ['SLURM_NTASKS']
+        local_rank = os.environ['SLURM_LOCALID']
+        master_addr = subprocess.getoutput(
+            f'scontrol show hostname {os.environ["SLURM_NODELIST"]} '
+            '| head -n1')
+    elif launcher == 'mpi':
+        rank = os.environ['OMPI_COMM_WORLD_RANK']
+        world_size = os.environ['OMPI_COMM_WORLD_SIZE']
+        local_rank = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
+        master_addr = '127.0.0.1'
+    else:
+        return
+    os.environ['RANK'] = rank
+    os.environ['WORLD_SIZE'] = world_size
+    os.environ['LOCAL_RANK'] = local_rank
+    os.environ.setdefault('MASTER_ADDR', master_addr)
+    os.environ.setdefault('MASTER_PORT', '29500')
+
+
+def setup_distributed(cfg: Config,
+                      launcher: str,
+                      backend: Optional[str] = None) -> None:
+    """Prepare ``cfg`` (and, without a GPU, the process group) for a launch.
+
+    Args:
+        cfg: The config; ``cfg.env_cfg.dist_cfg`` and
+            ``cfg.model_wrapper_cfg`` are updated in place.
+        launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        backend: Communication backend to force (``'gloo'``, ``'nccl'``,
+            ...). ``None`` keeps the config's backend on GPU machines and
+            selects ``'gloo'`` when no GPU is available.
+    """
+    if launcher == 'none':
+        return
+    on_cpu = not torch.cuda.is_available()
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if backend is None and on_cpu:
+        backend = 'gloo'
+    if backend is not None:
+        dist_cfg['backend'] = backend
+    if not on_cpu:
+        return
+
+    # DDP of a CPU module must not be given device ids
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_cfg['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper_cfg
+
+    if not torch_dist.is_initialized():
+        _export_launcher_env(launcher)
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs:
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        torch_dist.init_process_group(backend=dist_cfg['backend'], **kwargs)

@@ -1,0 +1,139 @@
+"""Evaluate a checkpoint of any mmdla config (MMDetection or MMPretrain).
+
+Examples::
+
+    python tools/test.py CONFIG CHECKPOINT
+    # also save pictures of the predictions
+    python tools/test.py CONFIG CHECKPOINT --show-dir predictions
+    # also dump the raw predictions
+    python tools/test.py CONFIG CHECKPOINT --out results.pkl
+
+A relative ``--show-dir`` lands in ``<work_dir>/<timestamp>/`` (MMDetection's
+convention, applied to classifiers too); an absolute one is used as is.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
+from mmdla.engine import setup_distributed
+from mmdla.utils.data_check import check_data_roots
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a detector or a classifier')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics and logs')
+    parser.add_argument(
+        '--out', help='dump the predictions to a pickle file (.pkl)')
+    parser.add_argument(
+        '--show', action='store_true', help='show the predictions in a window')
+    parser.add_argument(
+        '--show-dir', help='directory where painted predictions are saved')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds per shown image')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs, e.g. '
+        'test_dataloader.dataset.data_root=/data/coco/')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--dist-backend',
+        choices=['nccl', 'gloo', 'mpi'],
+        help='communication backend of a distributed run; default: the '
+        "config's (nccl) on GPU machines, gloo without a GPU")
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must name a .pkl file, got {args.out!r}')
+    return args
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Turn on the visualization hook of an MMDetection or MMPretrain
+    config."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise RuntimeError(
+            '--show/--show-dir need a visualization hook in the config: '
+            "default_hooks.visualization=dict(type='DetVisualizationHook') "
+            "for detectors, dict(type='VisualizationHook') for classifiers.")
+    scope = cfg.get('default_scope')
+    if scope == 'mmdet':
+        hook.draw = True
+        if args.show_dir:
+            hook.test_out_dir = args.show_dir
+    elif scope == 'mmpretrain':
+        # the folder is set on the built hook, see `main`
+        hook.enable = True
+    else:
+        raise RuntimeError('--show/--show-dir support MMDetection and '
+                           f'MMPretrain configs, not default_scope={scope!r}.')
+    hook.show = args.show
+    hook.wait_time = args.wait_time
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        raise FileNotFoundError(
+            f'Checkpoint {args.checkpoint!r} does not exist; train one with '
+            f'`python tools/train.py {args.config}` (it is saved in the work '
+            'dir, e.g. work_dirs/<config name>/epoch_N.pth).')
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+
+    check_data_roots(cfg, ['test_dataloader'])
+    setup_distributed(cfg, args.launcher, args.dist_backend)
+
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+
+    if args.show_dir and cfg.get('default_scope') == 'mmpretrain':
+        # MMPretrain's hook takes its folder as is; resolve it like MMDet's
+        from mmpretrain.engine.hooks import VisualizationHook
+        for hook in runner.hooks:
+            if isinstance(hook, VisualizationHook):
+                hook.out_dir = osp.join(runner.work_dir, runner.timestamp,
+                                        args.show_dir)
+
+    if args.out is not None:
+        if cfg.get('default_scope') == 'mmdet':
+            from mmdet.evaluation import DumpDetResults as DumpResults
+        else:
+            from mmengine.evaluator import DumpResults
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

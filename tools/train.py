@@ -1,0 +1,154 @@
+"""Train a model of any mmdla config (MMDetection or MMPretrain).
+
+Examples::
+
+    # single process (GPU if there is one, else CPU)
+    python tools/train.py configs/demo/faster_rcnn_dla18_fpn_shapes.py
+
+    # resume the latest checkpoint of the work dir, or a given one
+    python tools/train.py CONFIG --resume
+    python tools/train.py CONFIG --resume work_dirs/NAME/epoch_3.pth
+
+    # several processes: see tools/dist_train.sh and tools/slurm_train.sh
+
+Checkpoints are written atomically (see ``mmdla.engine.AtomicCheckpointHook``)
+so that a run killed at any moment can be resumed with ``--resume``. When no
+GPU is present a distributed launch uses the gloo backend on the CPU;
+``--dist-backend`` forces a backend.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
+from mmdla.engine import setup_distributed
+from mmdla.utils.data_check import check_data_roots
+
+_ATOMIC_HOOK = 'AtomicCheckpointHook'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train a detector or a classifier')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision training (GPU only)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, without a value, from the '
+        'latest checkpoint of the work dir')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        '`auto_scale_lr.base_batch_size` of the config')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs, e.g. '
+        'train_dataloader.dataset.data_root=/data/coco/ '
+        'train_cfg.max_epochs=3 (lists: key="[a,b]" or key=a,b; no spaces)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--dist-backend',
+        choices=['nccl', 'gloo', 'mpi'],
+        help='communication backend of a distributed run; default: the '
+        "config's (nccl) on GPU machines, gloo without a GPU")
+    # torch.distributed.launch passes --local-rank (torch>=2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK instead
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command line arguments to the config."""
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a GPU (MMEngine\'s AmpOptimWrapper does not run '
+                'on the CPU); drop --amp to train on the CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise RuntimeError(
+                '--auto-scale-lr needs `auto_scale_lr = dict(enable=False, '
+                'base_batch_size=N)` in the config, where N is the total '
+                'batch size its learning rate was set for.')
+        cfg.auto_scale_lr.enable = True
+
+    # resume: an explicit checkpoint, or the latest one of the work dir
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint_hook and checkpoint_hook.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint_hook.type = _ATOMIC_HOOK
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+
+    dataloaders = ['train_dataloader']
+    if cfg.get('val_cfg'):
+        dataloaders.append('val_dataloader')
+    check_data_roots(cfg, dataloaders)
+
+    setup_distributed(cfg, args.launcher, args.dist_backend)
+
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
