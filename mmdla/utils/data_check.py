@@ -57,6 +57,15 @@ def _hint(path: str) -> str:
     return ''
 
 
+def _placeholder(path: str, missing: List[Tuple[str, str]]) -> str:
+    """``path`` with its dataset folder replaced by ``/path/to/<name>/``."""
+    for key, root in missing:
+        if key.endswith('data_root') and path.startswith(root):
+            name = osp.basename(osp.normpath(root))
+            return f'/path/to/{name}/' + path[len(root):].lstrip('/')
+    return f'/path/to/{osp.basename(path)}'
+
+
 def _evaluator_ann_files(evaluator_cfg) -> Iterator[Tuple[int, str]]:
     """Yield ``(index, ann_file)`` of an evaluator config (a dict or a list
     of dicts); the index is ``-1`` for a single dict."""
@@ -115,9 +124,8 @@ def check_data_roots(
         f'  {key} = {path!r} (looked for {osp.abspath(path)})'
         for key, path in missing
     ]
-    overrides = ' '.join(
-        f'{key}=/path/to/{osp.basename(osp.normpath(path))}'
-        + ('/' if key.endswith('data_root') else '') for key, path in missing)
+    overrides = ' '.join(f'{key}={_placeholder(path, missing)}'
+                         for key, path in missing)
     raise FileNotFoundError(
         'The dataset of this config was not found:\n' + '\n'.join(lines) +
         '\nPut (or symlink) the data there, or point the config at another '

@@ -1,0 +1,91 @@
+"""Fixtures of the demo tests: a tiny shapes dataset and tool runners."""
+import functools
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Callable, Dict, List
+
+import pytest
+
+from mmdla.datasets import generate_shapes_coco
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def faster_rcnn_demo() -> str:
+    """Path of the Faster R-CNN demo config."""
+    return osp.join(REPO_ROOT, 'configs', 'demo',
+                    'faster_rcnn_dla18_fpn_shapes.py')
+
+
+@pytest.fixture(scope='session')
+def tiny_shapes_coco(tmp_path_factory) -> str:
+    """Root (with a trailing slash) of a COCO shapes set of 8 training and
+    4 validation images."""
+    root = str(tmp_path_factory.mktemp('data') / 'shapes_coco')
+    generate_shapes_coco(root, num_train=8, num_val=4)
+    return root + '/'
+
+
+def _tiny_detection_options(data_root: str, epochs: int) -> List[str]:
+    ann_val = data_root + 'annotations/instances_val.json'
+    return [
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'val_evaluator.ann_file={ann_val}',
+        f'test_evaluator.ann_file={ann_val}',
+        'train_dataloader.batch_size=2',
+        f'train_cfg.max_epochs={epochs}',
+        f'train_cfg.val_interval={epochs}',
+        'param_scheduler.0.end=2',
+        'default_hooks.logger.interval=1',
+    ]
+
+
+@pytest.fixture(scope='session')
+def tiny_detection_options(
+        tiny_shapes_coco: str) -> Callable[[int], List[str]]:
+    """A function of ``epochs`` giving the ``--cfg-options`` that point a
+    shapes detection demo at the tiny set, with batch 2."""
+    return functools.partial(_tiny_detection_options, tiny_shapes_coco)
+
+
+@pytest.fixture(scope='session')
+def tool_env() -> Dict[str, str]:
+    """Environment of tool subprocesses: the repository on ``PYTHONPATH``
+    and this interpreter as ``PYTHON`` (used by the launch scripts)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    env['PYTHON'] = sys.executable
+    return env
+
+
+@pytest.fixture(scope='session')
+def run_tool(
+    tool_env: Dict[str, str]
+) -> Callable[..., subprocess.CompletedProcess]:
+    """A function running a command in the tool environment, with stdout
+    and stderr merged into ``stdout``."""
+
+    def run(command: List[str], cwd: str,
+            **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env=tool_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **kwargs)
+
+    return run

@@ -1,0 +1,156 @@
+"""tools/train.py and tools/test.py: argument handling, configs they build,
+and the errors they give for missing data and checkpoints."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+from types import ModuleType
+from typing import List
+
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
+                       'faster_rcnn_dla18_fpn_shapes.py')
+CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
+                           'dla20_cifar_shapes_cls.py')
+
+
+def _load_tool(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f'mmdla_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def train_tool() -> ModuleType:
+    return _load_tool('train')
+
+
+@pytest.fixture(scope='module')
+def test_tool() -> ModuleType:
+    return _load_tool('test')
+
+
+def _merged(tool: ModuleType, monkeypatch, argv: List[str]) -> Config:
+    monkeypatch.setattr(sys, 'argv', ['train.py', *argv])
+    args = tool.parse_args()
+    return tool.merge_args(Config.fromfile(args.config), args)
+
+
+def _run(argv: List[str], cwd: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    return subprocess.run([sys.executable, *argv],
+                          cwd=cwd,
+                          env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=120)
+
+
+def test_train_defaults(train_tool, monkeypatch):
+    cfg = _merged(train_tool, monkeypatch, [DEMO_CONFIG])
+    assert cfg.work_dir == './work_dirs/faster_rcnn_dla18_fpn_shapes'
+    assert cfg.launcher == 'none'
+    assert not cfg.resume
+    # checkpoints of every config are saved atomically
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+
+
+def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path):
+    cfg = _merged(train_tool, monkeypatch, [
+        DEMO_CONFIG, '--resume', '--work-dir',
+        str(tmp_path), '--auto-scale-lr', '--no-validate', '--cfg-options',
+        'train_cfg.max_epochs=2'
+    ])
+    assert cfg.resume is True and cfg.load_from is None
+    assert cfg.work_dir == str(tmp_path)
+    assert cfg.auto_scale_lr.enable is True
+    assert cfg.val_cfg is None and cfg.val_dataloader is None
+    assert cfg.train_cfg.max_epochs == 2
+
+    cfg = _merged(train_tool, monkeypatch,
+                  [DEMO_CONFIG, '--resume', 'some/epoch_3.pth'])
+    assert cfg.resume is True and cfg.load_from == 'some/epoch_3.pth'
+
+
+def test_train_cls_config(train_tool, monkeypatch):
+    cfg = _merged(train_tool, monkeypatch, [CLS_DEMO_CONFIG])
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
+def test_amp_without_gpu_is_a_clear_error(train_tool, monkeypatch):
+    with pytest.raises(RuntimeError, match='--amp needs a GPU'):
+        _merged(train_tool, monkeypatch, [DEMO_CONFIG, '--amp'])
+
+
+def test_auto_scale_lr_needs_base_batch(train_tool, monkeypatch, tmp_path):
+    config = tmp_path / 'no_auto_scale.py'
+    config.write_text(f'_base_ = {DEMO_CONFIG!r}\n'
+                      'auto_scale_lr = dict(_delete_=True, enable=False)\n')
+    with pytest.raises(RuntimeError, match='base_batch_size'):
+        _merged(train_tool, monkeypatch, [str(config), '--auto-scale-lr'])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
+def test_distributed_on_cpu_uses_gloo_without_device_ids(monkeypatch):
+    from mmdla.engine import setup_distributed
+    cfg = Config.fromfile(DEMO_CONFIG)
+    setup_distributed(cfg, 'none')
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'  # untouched, no launch
+    assert 'model_wrapper_cfg' not in cfg
+
+    # a real process group is started by tests/test_demo (dist_train.sh)
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    setup_distributed(cfg, 'pytorch')
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg.device_ids is None
+    assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
+
+
+def test_train_without_data_names_location_and_fix(tmp_path):
+    result = _run([osp.join(REPO_ROOT, 'tools', 'train.py'), DEMO_CONFIG],
+                  cwd=str(tmp_path))
+    assert result.returncode != 0
+    assert 'FileNotFoundError: The dataset of this config was not found' \
+        in result.stdout
+    assert str(tmp_path / 'data' / 'shapes_coco') in result.stdout
+    assert '--cfg-options train_dataloader.dataset.data_root=' \
+        in result.stdout
+    assert 'tools/misc/generate_demo_data.py' in result.stdout
+
+
+def test_test_tool_errors(tmp_path):
+    tool = osp.join(REPO_ROOT, 'tools', 'test.py')
+    result = _run([tool, DEMO_CONFIG, 'missing.pth'], cwd=str(tmp_path))
+    assert result.returncode != 0
+    assert "Checkpoint 'missing.pth' does not exist" in result.stdout
+
+    result = _run([tool, DEMO_CONFIG, 'missing.pth', '--out', 'x.json'],
+                  cwd=str(tmp_path))
+    assert result.returncode == 2
+    assert '--out must name a .pkl file' in result.stdout
+
+
+def test_show_dir_enables_visualization(test_tool, monkeypatch):
+    monkeypatch.setattr(sys, 'argv',
+                        ['test.py', DEMO_CONFIG, 'x.pth', '--show-dir', 'p'])
+    args = test_tool.parse_args()
+    cfg = Config.fromfile(DEMO_CONFIG)
+    test_tool.enable_visualization(cfg, args)
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.default_hooks.visualization.test_out_dir == 'p'
+
+    cfg = Config.fromfile(CLS_DEMO_CONFIG)
+    test_tool.enable_visualization(cfg, args)
+    assert cfg.default_hooks.visualization.enable is True
