@@ -26,19 +26,20 @@ class LayerAttention(BaseModule):
 
     Args:
         channels (int): Channels ``C`` of the attended features.
-        head_dim (int): Channels per head. ``C`` must be divisible by it.
+        head_dim (int): Channels per head. ``C`` must be divisible by it;
+            fewer than ``head_dim`` channels form a single head.
     """
 
     def __init__(self, channels: int, head_dim: int = 32,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if head_dim < 1 or channels % head_dim:
+        if head_dim < 1 or (channels > head_dim and channels % head_dim):
             raise ValueError(
                 f'{channels} channels cannot be split into heads of '
                 f'head_dim={head_dim}; choose a head_dim that divides them.')
         self.channels = channels
-        self.head_dim = head_dim
-        self.num_heads = channels // head_dim
+        self.head_dim = min(head_dim, channels)
+        self.num_heads = channels // self.head_dim
         k = eca_kernel_size(channels)
         self.query = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
         self.key = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
