@@ -58,6 +58,7 @@ $(STAMP): | $(PYTHON)
 	@# PyTorch first; it pulls in a setuptools without pkg_resources ...
 	$(PIP_INSTALL) -r requirements/runtime.txt
 	@# ... so setuptools<70 comes right after it, and before the MMCV build.
+	@echo "pip reports a conflict with torch's setuptools>=77: expected, harmless"
 	$(PIP_INSTALL) -r requirements/build.txt
 	$(PYTHON) -c "import pkg_resources" 2>/dev/null || { echo \
 		"error: setuptools without pkg_resources; see requirements/build.txt" \

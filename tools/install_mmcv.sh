@@ -58,12 +58,12 @@ import os
 import sys
 
 import torch
-from torch.utils.cpp_extension import include_paths
 
 with_cuda = torch.cuda.is_available() or os.getenv('FORCE_CUDA') == '1'
 variant = 'cu' + torch.version.cuda.replace('.', '') if with_cuda else 'cpu'
+include_dir = os.path.join(os.path.dirname(torch.__file__), 'include')
 print(torch.__version__.split('+')[0], variant,
-      f'cp{sys.version_info.major}{sys.version_info.minor}', include_paths()[0])
+      f'cp{sys.version_info.major}{sys.version_info.minor}', include_dir)
 EOF
 )
 CACHE_DIR="${MMDLA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmdla/wheels}/torch${TORCH_VERSION}-${VARIANT}"
