@@ -1,0 +1,221 @@
+"""Every config in ``configs/`` loads, builds and states the paper's recipe.
+
+One training iteration per model family (Faster R-CNN, Mask R-CNN, ImageNet
+classifier, CIFAR classifier) runs on tiny random inputs on the CPU.
+"""
+import inspect
+import math
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.config.lazy import LazyObject
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import MODELS, init_default_scope
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / 'configs'
+CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
+NEW_STYLE_CONFIGS = sorted((CONFIG_DIR / 'new_style').glob('*.py'))
+DETECTION_CONFIGS = [p for p in CONFIGS if p.name.endswith('_coco.py')]
+IMAGENET_CONFIGS = [p for p in CONFIGS if p.name.endswith('_in1k.py')]
+CIFAR_CONFIGS = [p for p in CONFIGS if '_cifar' in p.name]
+
+
+def config_id(path: Path) -> str:
+    return str(path.relative_to(CONFIG_DIR))
+
+
+def load(path: Path) -> Config:
+    return Config.fromfile(str(path))
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    """Build ``cfg.model`` the way the runner does."""
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return MODELS.build(model_cfg)
+
+
+def test_every_config_is_tested():
+    families = set(DETECTION_CONFIGS) | set(IMAGENET_CONFIGS) | set(
+        CIFAR_CONFIGS)
+    assert CONFIGS and set(CONFIGS) == families
+
+
+@pytest.mark.parametrize(
+    'path', CONFIGS + NEW_STYLE_CONFIGS, ids=config_id)
+def test_config_builds_dla_model(path):
+    from mmdla.models import ResNetDLA
+
+    cfg = load(path)
+    assert cfg.default_scope in ('mmdet', 'mmpretrain')
+    model = build_model(cfg)
+    backbone = model.backbone
+    assert isinstance(backbone, ResNetDLA)
+    assert backbone.depth == cfg.model.backbone.depth
+    expected_base = ('mmdet.models.detectors' if cfg.default_scope == 'mmdet'
+                     else 'mmpretrain.models.classifiers')
+    assert type(model).__module__.startswith(expected_base)
+
+
+@pytest.mark.parametrize('path', DETECTION_CONFIGS, ids=config_id)
+def test_detection_recipe(path):
+    cfg = load(path)
+    backbone = cfg.model.backbone
+    assert backbone.type == 'mmdla.ResNetDLA'
+    assert backbone.frozen_stages == 1
+    assert backbone.norm_eval is True
+    assert backbone.drop_path_rate == 0
+    assert backbone.out_indices == (0, 1, 2, 3)
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=16)
+    assert cfg.train_cfg.max_epochs == 12
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    expected_wrapper = ('AmpOptimWrapper'
+                        if '_amp_' in path.name else 'OptimWrapper')
+    assert cfg.optim_wrapper.type == expected_wrapper
+
+    # The backbone starts from the last checkpoint of one of our ImageNet
+    # configs with the same depth and attention.
+    init_cfg = backbone.init_cfg
+    assert init_cfg.type == 'Pretrained' and init_cfg.prefix == 'backbone.'
+    work_dir, checkpoint = Path(init_cfg.checkpoint).parts[-2:]
+    assert checkpoint == 'epoch_100.pth'
+    imagenet = load(CONFIG_DIR / f'{work_dir}.py')
+    assert checkpoint == f'epoch_{imagenet.train_cfg.max_epochs}.pth'
+    for key in ('depth', 'variant', 'dual_path'):
+        assert imagenet.model.backbone[key] == backbone[key], key
+
+
+@pytest.mark.parametrize('path', IMAGENET_CONFIGS, ids=config_id)
+def test_imagenet_recipe(path):
+    cfg = load(path)
+    assert cfg.model.backbone.drop_path_rate == 0.2
+    assert cfg.train_dataloader.batch_size == 32  # x 8 GPUs = 256
+    assert cfg.auto_scale_lr.base_batch_size == 256
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
+    assert cfg.train_cfg.max_epochs == 100
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 3)
+    assert warmup.convert_to_iter_based
+    assert steps.type == 'MultiStepLR' and steps.milestones == [30, 60, 90]
+    train_types = [t['type'] for t in cfg.train_pipeline]
+    assert train_types[1:3] == ['RandomResizedCrop', 'RandomFlip']
+    test_types = [t['type'] for t in cfg.test_pipeline]
+    assert test_types[1:3] == ['ResizeEdge', 'CenterCrop']
+
+
+@pytest.mark.parametrize('path', CIFAR_CONFIGS, ids=config_id)
+def test_cifar_recipe(path):
+    cfg = load(path)
+    backbone = cfg.model.backbone
+    assert (backbone.type, backbone.depth) == ('mmdla.ResNetDLACifar', 110)
+    assert backbone.drop_path_rate == 0.2
+    assert cfg.model.head.in_channels == 256
+    num_classes = 100 if path.name.endswith('cifar100.py') else 10
+    assert cfg.model.head.num_classes == num_classes
+    assert cfg.data_preprocessor.num_classes == num_classes
+    assert cfg.train_dataloader.dataset.type == f'CIFAR{num_classes}'
+    assert cfg.train_dataloader.batch_size == 128
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.lr, optimizer.weight_decay) == (0.1, 1e-4)
+    assert cfg.train_cfg.max_epochs == 180
+    assert cfg.param_scheduler.milestones == [100, 150]
+    crop = cfg.train_pipeline[0]
+    assert (crop.type, crop.crop_size, crop.padding) == ('RandomCrop', 32, 4)
+
+
+def normalise(value: Any) -> Any:
+    """Config values with types written as classes or as scoped strings
+    turned into bare names, tuples into lists, and the ``_scope_`` marks of
+    package-scoped bases dropped."""
+    if isinstance(value, LazyObject):
+        value = value.build()
+    if inspect.isclass(value) or inspect.isfunction(value):
+        return value.__name__
+    if isinstance(value, str) and value.startswith('mmdla.'):
+        return value[len('mmdla.'):]
+    if isinstance(value, dict):
+        return {
+            key: normalise(item)
+            for key, item in value.items() if key != '_scope_'
+        }
+    if isinstance(value, (list, tuple)):
+        return [normalise(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize('path', NEW_STYLE_CONFIGS, ids=config_id)
+def test_new_style_config_matches_classic_one(path):
+    keys = ('default_scope', 'model', 'data_preprocessor', 'train_dataloader',
+            'val_dataloader', 'test_dataloader', 'val_evaluator',
+            'optim_wrapper', 'param_scheduler', 'train_cfg', 'auto_scale_lr',
+            'default_hooks', 'visualizer')
+    new = load(path)
+    classic = load(CONFIG_DIR / path.name)
+    for key in keys:
+        assert normalise(new.get(key)) == normalise(classic.get(key)), key
+
+
+def tiny_batch(cfg: Config, batch_size: int, size: int) -> dict:
+    """Random uint8 images with random annotations for a config's model."""
+    if cfg.default_scope == 'mmdet':
+        from mmdet.testing import demo_mm_inputs
+        return demo_mm_inputs(
+            batch_size=batch_size,
+            image_shapes=[(3, size, size)] * batch_size,
+            num_items=[2] * batch_size,
+            num_classes=cfg.model.roi_head.bbox_head.num_classes,
+            with_mask='mask_head' in cfg.model.roi_head)
+    from mmpretrain.structures import DataSample
+    generator = torch.Generator().manual_seed(0)
+    return dict(
+        inputs=[
+            torch.randint(
+                0, 256, (3, size, size), generator=generator,
+                dtype=torch.uint8) for _ in range(batch_size)
+        ],
+        data_samples=[
+            DataSample().set_gt_label(i) for i in range(batch_size)
+        ])
+
+
+def attention_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
+    """Copies of the trainable layer-attention parameters of a model."""
+    return [
+        param.detach().clone()
+        for name, param in model.backbone.named_parameters()
+        if param.requires_grad and '.attentions.' in name
+    ]
+
+
+@pytest.mark.parametrize(
+    'name, batch_size, size',
+    [('faster_rcnn_dla50_fpn_1x_coco.py', 1, 64),
+     ('mask_rcnn_dla50_fpn_1x_coco.py', 1, 64),
+     ('dla50_8xb32_in1k.py', 2, 64),
+     ('dla110_1xb128_cifar100.py', 2, 32)])
+def test_one_training_iteration(name, batch_size, size):
+    torch.manual_seed(0)
+    cfg = load(CONFIG_DIR / name)
+    model = build_model(cfg)
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    before = attention_parameters(model)
+    assert before, 'the backbone has no trainable attention parameters'
+
+    log_vars = model.train_step(
+        tiny_batch(cfg, batch_size, size), optim_wrapper)
+
+    assert math.isfinite(log_vars['loss'].item())
+    if cfg.default_scope == 'mmdet':
+        assert 'loss_rpn_cls' in log_vars and 'loss_cls' in log_vars
+        assert ('loss_mask' in log_vars) == ('mask_head' in cfg.model.roi_head)
+    after = attention_parameters(model)
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))
