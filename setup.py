@@ -36,7 +36,7 @@ def read_readme() -> str:
 
 
 def config_packages() -> Dict[str, str]:
-    """Map every folder under ``configs/`` to a package under ``mmdla.configs``.
+    """Map each folder under ``configs/`` to a package of ``mmdla.configs``.
 
     Returns:
         dict: Package name to its folder relative to the repository root,
@@ -69,7 +69,9 @@ EXTRAS_REQUIRE: Dict[str, List[str]] = {
     'tests': ['pytest'],
 }
 EXTRAS_REQUIRE['all'] = sorted(
-    {req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
+    {req
+     for reqs in EXTRAS_REQUIRE.values()
+     for req in reqs})
 
 setup(
     name='mmdla',

@@ -150,6 +150,7 @@ def collect_env(info: Optional[StackInfo] = None) -> Dict[str, str]:
     def show(version: Optional[str]) -> str:
         return 'not installed' if version is None else version
 
+    pkg_resources = 'present' if info.has_pkg_resources else 'MISSING'
     torchvision = show(info.torchvision)
     if info.torchvision_error is not None:
         torchvision += f' (import fails: {info.torchvision_error})'
@@ -160,8 +161,8 @@ def collect_env(info: Optional[StackInfo] = None) -> Dict[str, str]:
         'CUDA available': str(info.cuda_available),
         'TorchVision': torchvision,
         'NumPy': show(info.numpy),
-        'setuptools': (f'{show(info.setuptools)} (pkg_resources '
-                       f"{'present' if info.has_pkg_resources else 'MISSING'})"),
+        'setuptools':
+        f'{show(info.setuptools)} (pkg_resources {pkg_resources})',
         'MMCV': show(info.mmcv),
         'MMCV ops': _mmcv_ops_summary(info),
         'MMEngine': show(info.mmengine),
@@ -188,8 +189,8 @@ def _check_torchvision(info: StackInfo) -> List[Incompatibility]:
         ]
     problems = []
     torchvision_version = _base_version(info.torchvision)
-    if (torch_version.major == 2 and
-            torchvision_version.minor != torch_version.minor + 15):
+    if (torch_version.major == 2
+            and torchvision_version.minor != torch_version.minor + 15):
         problems.append(
             Incompatibility(
                 f'TorchVision {info.torchvision} does not match PyTorch '

@@ -36,10 +36,10 @@ built, so training, testing and resuming all get them.
    mmdla.configs.<name> import *`` on the file system as
    ``<installed path of mmdla>/configs/<name>.py`` and finds that path through
    the distribution's location, which for an editable install (``pip install
-   -e .``) is ``site-packages`` and holds no ``mmdla`` folder. We let MMEngine's
-   config parser use :func:`mmdla_config_root` for ``mmdla``: the installed
-   package folder when it ships ``configs/`` (a wheel), otherwise the
-   checkout whose ``configs/`` folder the package maps. Only the lookup of
+   -e .``) is ``site-packages`` and holds no ``mmdla`` folder. We let
+   MMEngine's config parser use :func:`mmdla_config_root` for ``mmdla``: the
+   installed package folder when it ships ``configs/`` (a wheel), otherwise
+   the checkout whose ``configs/`` folder the package maps. Only the lookup of
    ``mmengine.config.config`` is replaced; other packages resolve as before.
    A config using ``read_base()`` must therefore be loaded after ``import
    mmdla`` (as ``tools/train.py`` does).
@@ -128,7 +128,7 @@ def runner_checkpoint_globals_registered() -> bool:
 
 
 def mmdla_config_root() -> Optional[str]:
-    """Return the folder whose ``configs/`` holds the files of ``mmdla.configs``.
+    """Return the folder whose ``configs/`` holds ``mmdla.configs``.
 
     Returns:
         str, optional: The installed ``mmdla`` folder when it ships

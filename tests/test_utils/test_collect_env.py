@@ -1,4 +1,4 @@
-"""The environment report and incompatibility checks (``tools/check_env.py``)."""
+"""The environment report and its incompatibility checks (check_env.py)."""
 import dataclasses
 import re
 import subprocess
@@ -75,15 +75,13 @@ def test_verified_stack_is_sound() -> None:
 
 
 @pytest.mark.parametrize(
-    'changes, problem, fix',
-    [
-        (dict(mmcv='2.2.0'), 'too new for MMDetection 3.3.0',
-         'mmcv==2.1.0'),
+    'changes, problem, fix', [
+        (dict(mmcv='2.2.0'), 'too new for MMDetection 3.3.0', 'mmcv==2.1.0'),
         (dict(mmcv=None), 'MMCV is not installed', 'install_mmcv.sh'),
         (dict(mmcv_ops_error="No module named 'mmcv._ext'"),
          'no usable compiled ops', 'install_mmcv.sh'),
-        (dict(setuptools='84.2.1', has_pkg_resources=False),
-         'no pkg_resources', 'setuptools<70'),
+        (dict(setuptools='84.2.1',
+              has_pkg_resources=False), 'no pkg_resources', 'setuptools<70'),
         (dict(resume_fix=False), 'HistoryBuffer', 'import mmdla'),
         (dict(torchvision='0.28.0'), 'does not match PyTorch',
          'torchvision==0.29.*'),
@@ -93,9 +91,9 @@ def test_verified_stack_is_sound() -> None:
          'requirements/runtime.txt'),
     ],
     ids=[
-        'mmcv-too-new', 'mmcv-missing', 'mmcv-without-ops',
-        'no-pkg-resources', 'resume-unpatched', 'torchvision-mismatch',
-        'torchvision-broken', 'mmengine-old'
+        'mmcv-too-new', 'mmcv-missing', 'mmcv-without-ops', 'no-pkg-resources',
+        'resume-unpatched', 'torchvision-mismatch', 'torchvision-broken',
+        'mmengine-old'
     ])
 def test_each_known_incompatibility_is_named_with_its_fix(
         changes: dict, problem: str, fix: str) -> None:
@@ -110,8 +108,8 @@ def test_new_mmcv_is_fine_without_mmdet() -> None:
 
 
 def test_resume_fix_is_not_needed_before_torch_2_6() -> None:
-    assert problems_of(torch='2.5.1', torchvision='0.20.1',
-                       resume_fix=False) == []
+    assert problems_of(
+        torch='2.5.1', torchvision='0.20.1', resume_fix=False) == []
 
 
 def test_report_lists_problems() -> None:
@@ -124,7 +122,8 @@ def test_report_lists_problems() -> None:
 
 def test_check_env_tool_exits_cleanly_on_this_stack() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / 'tools' / 'check_env.py')],
+        [sys.executable,
+         str(REPO_ROOT / 'tools' / 'check_env.py')],
         capture_output=True,
         text=True,
         check=False)

@@ -1,4 +1,5 @@
-"""Resuming MMEngine runner checkpoints on torch >= 2.6 (``mmdla.utils.compat``).
+"""The fixes of ``mmdla.utils.compat``: resuming runner checkpoints on torch
+>= 2.6 and ``read_base()`` imports of ``mmdla.configs``.
 
 Without the fix, the resumed runner fails in ``torch.load`` with "Weights only
 load failed ... HistoryBuffer".
@@ -18,8 +19,7 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 import mmdla  # noqa: F401  (importing mmdla applies the fixes)
-from mmdla.utils import compat
-from mmdla.utils import (config_base_lookup_patched, mmdla_config_root,
+from mmdla.utils import (compat, config_base_lookup_patched, mmdla_config_root,
                          runner_checkpoint_globals_registered)
 
 
@@ -74,8 +74,7 @@ def build_runner(work_dir: Path, max_iters: int, resume: bool,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=2,
-                            by_epoch=False),
+            checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
             logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=[recorder],
         resume=resume,
@@ -106,8 +105,7 @@ def test_resume_continues_from_saved_iteration(tmp_path: Path) -> None:
     assert saved['meta']['iter'] == 2
 
     second_recorder = IterationRecorder()
-    second = build_runner(
-        tmp_path, 4, resume=True, recorder=second_recorder)
+    second = build_runner(tmp_path, 4, resume=True, recorder=second_recorder)
     second.load_or_resume()
     assert second.iter == 2
     for name, value in second.model.state_dict().items():
@@ -147,8 +145,8 @@ def test_read_base_imports_mmdla_configs(tmp_path: Path,
     # A wheel ships site-packages/mmdla/configs; an editable install maps
     # mmdla.configs to the checkout's top-level configs/ folder.
     package_dir = tmp_path / 'mmdla'
-    config_dir = (package_dir / 'configs' if layout == 'wheel' else
-                  tmp_path / 'configs')
+    config_dir = (
+        package_dir / 'configs' if layout == 'wheel' else tmp_path / 'configs')
     config_dir.mkdir(parents=True)
     (config_dir / 'probe_base.py').write_text('probe = dict(depth=50)\n')
     monkeypatch.setattr(compat, '_PACKAGE_DIR', str(package_dir))
