@@ -120,7 +120,9 @@ def test_frozen_stages():
             assert m.training != frozen
             for param in m.parameters():
                 assert param.requires_grad != frozen
-    model(torch.rand(1, 3, 32, 32))
+    model(torch.rand(2, 3, 64, 64))[-1].sum().backward()
+    assert model.layer1.attentions[0].value.weight.grad is None
+    assert model.layer3.attentions[0].value.weight.grad is not None
 
 
 def test_norm_eval():
