@@ -8,7 +8,7 @@
 #
 # Why a script and not "pip install mmcv":
 # - OpenMMLab publishes no MMCV wheels for torch >= 2.5, so MMCV is compiled
-#   from its source distribution (about 11 minutes on 2 cores).
+#   from its source distribution (about 15 minutes on 2 cores).
 # - The build must see the installed PyTorch, hence --no-build-isolation;
 #   with isolation MMCV silently builds without its ops ("No module named
 #   'mmcv._ext'").
@@ -53,7 +53,7 @@ if mmcv_ops_work; then
 fi
 
 # Everything the wheel depends on: PyTorch version, CPU or CUDA ops, Python.
-read -r TORCH_VERSION VARIANT PY_TAG TORCH_INCLUDE < <("$PYTHON" - <<'EOF'
+TORCH_INFO=$("$PYTHON" - <<'EOF'
 import os
 import sys
 
@@ -65,15 +65,18 @@ include_dir = os.path.join(os.path.dirname(torch.__file__), 'include')
 print(torch.__version__.split('+')[0], variant,
       f'cp{sys.version_info.major}{sys.version_info.minor}', include_dir)
 EOF
-)
+) || { echo "error: install PyTorch before MMCV" >&2; exit 1; }
+read -r TORCH_VERSION VARIANT PY_TAG TORCH_INCLUDE <<< "$TORCH_INFO"
 CACHE_DIR="${MMDLA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmdla/wheels}/torch${TORCH_VERSION}-${VARIANT}"
-WHEEL=$(find "$CACHE_DIR" -maxdepth 1 -name "mmcv-${MMCV_VERSION}-${PY_TAG}-*.whl" 2>/dev/null | head -n 1)
+shopt -s nullglob
+CACHED=("$CACHE_DIR/mmcv-${MMCV_VERSION}-${PY_TAG}-"*.whl)
+WHEEL=${CACHED[0]:-}
 
 if [[ -z "$WHEEL" ]]; then
     BUILD_DIR=$(mktemp -d)
     trap 'rm -rf "$BUILD_DIR"' EXIT
     echo "Building mmcv $MMCV_VERSION ($VARIANT ops) for torch $TORCH_VERSION from source;" \
-        "this takes about 11 minutes on 2 cores."
+        "this takes about 15 minutes on 2 cores."
     "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: \
         --no-build-isolation "mmcv==$MMCV_VERSION" -d "$BUILD_DIR"
     tar -xzf "$BUILD_DIR/mmcv-$MMCV_VERSION.tar.gz" -C "$BUILD_DIR"
@@ -84,12 +87,13 @@ if [[ -z "$WHEEL" ]]; then
     MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PYTHON" -m pip wheel \
         --quiet --no-build-isolation --no-deps "$SOURCE_DIR" -w "$BUILD_DIR/dist"
     mkdir -p "$CACHE_DIR"
-    BUILT=$(find "$BUILD_DIR/dist" -name "mmcv-${MMCV_VERSION}-*.whl" | head -n 1)
+    BUILT=("$BUILD_DIR/dist/mmcv-${MMCV_VERSION}-"*.whl)
     # Copy under a temporary name, then rename: a half-written wheel never
     # looks like a cached one.
-    cp "$BUILT" "$CACHE_DIR/.partial.whl"
-    WHEEL="$CACHE_DIR/$(basename "$BUILT")"
-    mv "$CACHE_DIR/.partial.whl" "$WHEEL"
+    PARTIAL=$(mktemp "$CACHE_DIR/.partial.XXXXXX")
+    cp "${BUILT[0]}" "$PARTIAL"
+    WHEEL="$CACHE_DIR/$(basename "${BUILT[0]}")"
+    mv "$PARTIAL" "$WHEEL"
 fi
 
 echo "Installing $WHEEL"
