@@ -32,11 +32,6 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import MODELS
 from torch import nn
 
-# Constructor arguments of mmdla backbones that a plain ResNet does not have.
-DLA_ONLY_ARGS = ('variant', 'dual_path', 'context_cell', 'dsu_reduction',
-                 'head_dim')
-
-
 def synchronize(device: torch.device) -> None:
     """Wait for the queued kernels of ``device`` to finish."""
     if device.type == 'cuda':
@@ -72,10 +67,12 @@ def tensor_bytes(tensors) -> int:
                if t is not None)
 
 
-def held_bytes(model: nn.Module, optimizer: torch.optim.Optimizer,
+def held_bytes(model: nn.Module,
+               optimizer: Optional[torch.optim.Optimizer],
                batch: dict) -> int:
-    """Tensor memory held between steps: weights, grads, state, inputs."""
-    state = [
+    """Tensor memory held between steps: weights, gradients, optimizer
+    state (if an optimizer is given) and the input batch."""
+    state = [] if optimizer is None else [
         value for param_state in optimizer.state.values()
         for value in param_state.values() if torch.is_tensor(value)
     ]
@@ -121,8 +118,8 @@ def plain_counterpart(cfg: Config) -> Config:
     """The config with its backbone replaced by the same-depth ResNet.
 
     The ResNet is the one of the config's codebase (``mmdet.ResNet`` or
-    ``mmpretrain.ResNet``); every backbone argument it accepts is kept, the
-    DLA-only ones are dropped.
+    ``mmpretrain.ResNet``); the backbone arguments it accepts are kept and
+    the DLA-only ones (``variant``, ``dual_path``, ...) dropped.
     """
     backbone = cfg.model.backbone
     if backbone.type.split('.')[-1] != 'ResNetDLA':
@@ -136,8 +133,7 @@ def plain_counterpart(cfg: Config) -> Config:
     accepted = inspect.signature(resnet_cls.__init__).parameters
     plain = {
         key: value
-        for key, value in backbone.items()
-        if key in accepted and key not in DLA_ONLY_ARGS
+        for key, value in backbone.items() if key in accepted
     }
     plain.update(type=resnet_type, init_cfg=None)
     counterpart = cfg.copy()
@@ -175,7 +171,11 @@ def synthetic_batch(cfg: Config, batch_size: int,
 
 
 def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
-    """Time and measure one config's model; see the module docstring."""
+    """Time and measure one config's model; see the module docstring.
+
+    Inference is measured first, before an optimizer exists, so that its
+    peak memory holds no gradients or optimizer state.
+    """
     device = torch.device(args.device)
     shape = tuple(args.shape) if args.shape else default_input_shape(cfg)
     memory_format = (
@@ -189,24 +189,6 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
         data['inputs'] = data['inputs'].contiguous(memory_format=memory_format)
         return data
 
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
-    optim_wrapper = (
-        AmpOptimWrapper(optimizer=optimizer)
-        if args.amp else OptimWrapper(optimizer=optimizer))
-    train_data = preprocess(training=True)
-
-    def train_step() -> None:
-        with optim_wrapper.optim_context(model):
-            losses = model(**train_data, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        optim_wrapper.update_params(loss)
-
-    model.train()
-    train_time = time_per_call(train_step, args.iters, args.warmup, device)
-    train_peak = peak_memory(
-        train_step, device, lambda: held_bytes(model, optimizer, train_data))
-
     model.eval()
     test_data = preprocess(training=False)
 
@@ -216,8 +198,26 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
             model(**test_data, mode='predict')
 
     test_time = time_per_call(test_step, args.iters, args.warmup, device)
-    test_peak = peak_memory(
-        test_step, device, lambda: held_bytes(model, optimizer, test_data))
+    test_peak = peak_memory(test_step, device,
+                            lambda: held_bytes(model, None, test_data))
+
+    model.train()
+    train_data = preprocess(training=True)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    optim_wrapper = (
+        AmpOptimWrapper(optimizer=optimizer)
+        if args.amp else OptimWrapper(optimizer=optimizer))
+
+    def train_step() -> None:
+        with optim_wrapper.optim_context(model):
+            losses = model(**train_data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+
+    train_time = time_per_call(train_step, args.iters, args.warmup, device)
+    train_peak = peak_memory(
+        train_step, device, lambda: held_bytes(model, optimizer, train_data))
     return dict(
         train_img_s=args.batch_size / train_time,
         test_img_s=args.batch_size / test_time,
