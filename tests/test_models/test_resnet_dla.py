@@ -241,17 +241,15 @@ def test_init_from_pretrained_with_prefix(tmp_path):
 def test_bf16_autocast_forward():
     model = ResNetDLA(depth=18, out_indices=(3, )).eval()
     x = torch.rand(2, 3, 64, 64)
+    attention = model.layer2.attentions[0]
     with torch.no_grad():
         ref = model(x)[0]
-        logits = []
-        attention = model.layer2.attentions[0]
-        attention.register_forward_hook(
-            lambda m, args, out: logits.append(m.query_key(args[0])))
         with torch.autocast('cpu', dtype=torch.bfloat16):
             out = model(x)[0]
+            query, key = attention.query_key(torch.rand(2, 128))
     assert out.dtype == torch.bfloat16
     assert torch.isfinite(out.float()).all()
-    assert all(t.dtype == torch.float32 for t in logits[0])
+    assert query.dtype == key.dtype == torch.float32
     assert ((out.float() - ref).norm() / ref.norm()) < 0.1
 
 
@@ -378,3 +376,30 @@ def test_loads_plain_resnet_weights():
         any(part in k for part in ('attention', 'context_cell',
                                    'shortcut_conv'))
         for k in result.missing_keys)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(variant='light'),
+    dict(variant='base'),
+    dict(variant='light', dual_path=False),
+])
+def test_compiles_without_graph_breaks(kwargs):
+    model = ResNetDLACifar(depth=20, **kwargs)
+    explanation = torch._dynamo.explain(model)(torch.rand(2, 3, 32, 32))
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+
+
+def test_fused_update_equals_its_definition():
+    """DLA-L's folded computation equals ``V * a + lambda * r'``."""
+    torch.manual_seed(0)
+    attention = MRLALight(64)
+    update = torch.randn(64, 1, 3, 3)
+    x, shortcut = torch.randn(2, 64, 6, 6), torch.randn(2, 64, 6, 6)
+    gate = torch.rand(2, 64)
+    pooled = x.mean((2, 3))
+    updated = shortcut * gate[..., None, None] + F.conv2d(
+        shortcut, update, padding=1, groups=64)
+    torch.testing.assert_close(
+        attention.forward_updated(x, pooled, shortcut, gate, update),
+        attention(x, updated))

@@ -108,9 +108,9 @@ class DLAStage(BaseModule):
     def blocks(self) -> Tuple[nn.Module, ...]:
         return tuple(getattr(self, str(i)) for i in range(self.num_blocks))
 
-    def _advance(self, x: torch.Tensor, state: Optional[State]) -> State:
-        """Forward path: advance the context with ``GAP(x)``."""
-        pooled = x.mean((2, 3))
+    def _advance(self, pooled: torch.Tensor,
+                 state: Optional[State]) -> State:
+        """Forward path: advance the context with ``GAP(x)`` ``[N, C]``."""
         if state is None:
             zeros = pooled.new_zeros(pooled.shape)
             state = (zeros, zeros)
@@ -135,14 +135,15 @@ class DLAStage(BaseModule):
                     norm: nn.Module, x: torch.Tensor, state: Optional[State],
                     prev: Optional[torch.Tensor]):
         x, shortcut = block(x)
+        pooled = x.mean((2, 3), dtype=torch.float32)
         if self.dual_path:
-            state = self._advance(x, state)
-            gate = self._update_gate(shortcut.mean((2, 3))[:, None], state)
-            prev = shortcut * gate[:, 0, :, None, None].to(shortcut.dtype) \
-                + self.shortcut_conv(shortcut)
-            out = attention(x, prev)
+            state = self._advance(pooled, state)
+            gate = self._update_gate(
+                shortcut.mean((2, 3), dtype=torch.float32)[:, None], state)
+            out = attention.forward_updated(x, pooled, shortcut, gate[:, 0],
+                                            self.shortcut_conv.weight)
         else:
-            out = attention(x, prev)
+            out = attention(x, prev, pooled)
             prev = out
         return x + self.drop_path(norm(out)), state, prev
 
@@ -151,14 +152,16 @@ class DLAStage(BaseModule):
                    keys: Optional[torch.Tensor],
                    values: Optional[torch.Tensor]):
         x, _ = block(x)
-        query, key, value = attention.project(x)
+        pooled = x.mean((2, 3), dtype=torch.float32)
+        query, key, value = attention.project(x, pooled)
         if self.dual_path:
-            state = self._advance(x, state)
+            state = self._advance(pooled, state)
             if keys is not None:
                 n, t = keys.shape[:2]
                 key_gate = self._update_gate(keys.view(n, t, -1), state)
                 keys = keys * key_gate.view(keys.shape).to(keys.dtype)
-                value_gate = self._update_gate(values.mean((3, 4)), state)
+                value_gate = self._update_gate(
+                    values.mean((3, 4), dtype=torch.float32), state)
                 values = values * value_gate[..., None, None].to(values.dtype)
         key, value = key.unsqueeze(1), value.unsqueeze(1)
         keys = key if keys is None else torch.cat([keys, key], 1)

@@ -46,20 +46,26 @@ class LayerAttention(BaseModule):
         self.value = nn.Conv2d(
             channels, channels, 3, padding=1, groups=channels, bias=False)
 
-    def query_key(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def query_key(self,
+                  pooled: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-head queries and keys in fp32.
 
         Args:
-            x (Tensor): ``[N, C, H, W]``.
+            pooled (Tensor): ``GAP(x)``, ``[N, C]``.
 
         Returns:
             tuple[Tensor, Tensor]: ``q`` and ``k``, each
             ``[N, G, head_dim]``, float32.
         """
-        with torch.autocast(x.device.type, enabled=False):
-            y = x.float().mean((2, 3)).unsqueeze(1)  # [N, 1, C]
-            shape = (x.shape[0], self.num_heads, self.head_dim)
-            return (self.query(y).view(shape), self.key(y).view(shape))
+        with torch.autocast(pooled.device.type, enabled=False):
+            y = pooled.float().unsqueeze(1)  # [N, 1, C]
+            shape = (pooled.shape[0], self.num_heads, self.head_dim)
+            return self.query(y).view(shape), self.key(y).view(shape)
+
+    def value_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """Values ``V = DWConv3x3(x)``, ``[N, C, H, W]``."""
+        return F.conv2d(
+            x, self.value.weight.to(x.dtype), padding=1, groups=self.channels)
 
     def expand_heads(self, gates: torch.Tensor) -> torch.Tensor:
         """``[N, G]`` per-head gates -> ``[N, C, 1, 1]`` per-channel."""
@@ -98,19 +104,67 @@ class MRLALight(LayerAttention):
             raise ValueError("lambda_init must be 'normal' or a number, got "
                              f'{self.lambda_init!r}.')
 
-    def head_gates(self, x: torch.Tensor) -> torch.Tensor:
-        """Attention weights ``a_t`` as per-channel gates ``[N, C, 1, 1]``."""
-        q, k = self.query_key(x)
+    def head_gates(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Attention weights ``a_t`` ``[N, C, 1, 1]`` (per head, repeated
+        over its channels) from ``GAP(x)`` ``[N, C]``."""
+        q, k = self.query_key(pooled)
         logits = (q * k).sum(-1) / math.sqrt(self.head_dim)
-        return self.expand_heads(torch.sigmoid(logits)).to(x.dtype)
+        return self.expand_heads(torch.sigmoid(logits))
 
-    def forward(self, x: torch.Tensor,
-                prev: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``x`` and ``prev`` ``[N, C, H, W]`` -> ``o_t`` ``[N, C, H, W]``."""
-        out = self.value(x) * self.head_gates(x)
+    def forward(self,
+                x: torch.Tensor,
+                prev: Optional[torch.Tensor] = None,
+                pooled: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``o_t = V_t * a_t + lambda_t * prev``.
+
+        Args:
+            x (Tensor): Block output, ``[N, C, H, W]``.
+            prev (Tensor, optional): Previous output, ``[N, C, H, W]``.
+            pooled (Tensor, optional): ``GAP(x)`` ``[N, C]`` if already
+                computed.
+
+        Returns:
+            Tensor: ``o_t``, ``[N, C, H, W]``.
+        """
+        if pooled is None:
+            pooled = x.mean((2, 3), dtype=torch.float32)
+        out = self.value_conv(x) * self.head_gates(pooled).to(x.dtype)
         if prev is not None:
             out = out + self.lambda_t.to(out.dtype) * prev
         return out
+
+    def forward_updated(self, x: torch.Tensor, pooled: torch.Tensor,
+                        shortcut: torch.Tensor, gate: torch.Tensor,
+                        update_weight: torch.Tensor) -> torch.Tensor:
+        """DLA-L: attend with the updated shortcut as previous output.
+
+        Computes ``forward(x, prev=shortcut * gate + DWConv(shortcut))``
+        with the per-channel factors folded together, so that the full-size
+        tensors are passed over fewer times::
+
+            o = DWConv_{lambda * w}(shortcut) + shortcut * (lambda * gate)
+                + V * a
+
+        Args:
+            x (Tensor): Block output, ``[N, C, H, W]``.
+            pooled (Tensor): ``GAP(x)``, ``[N, C]``.
+            shortcut (Tensor): The block's shortcut ``r_t``,
+                ``[N, C, H, W]``.
+            gate (Tensor): Update gate ``d_t``, ``[N, C]``.
+            update_weight (Tensor): The stage's depthwise update kernel,
+                ``[C, 1, 3, 3]``.
+
+        Returns:
+            Tensor: ``o_t``, ``[N, C, H, W]``.
+        """
+        dtype = x.dtype
+        lam = self.lambda_t.to(dtype)
+        out = F.conv2d(
+            shortcut, update_weight.to(dtype) * lam[:, None], padding=1,
+            groups=self.channels)
+        out = out.addcmul_(shortcut, lam * gate.to(dtype)[..., None, None])
+        return out.addcmul_(
+            self.value_conv(x), self.head_gates(pooled).to(dtype))
 
 
 class MRLABase(LayerAttention):
@@ -122,11 +176,13 @@ class MRLABase(LayerAttention):
         out_g = sum_j softmax_j(<q_g, k_{j,g}> / sqrt(head_dim)) * v_{j,g}
     """
 
-    def project(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def project(self, x: torch.Tensor,
+                pooled: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Query ``[N, G, d]``, key ``[N, G, d]`` (fp32) and value
-        ``[N, C, H, W]`` of a block output ``x``."""
-        q, k = self.query_key(x)
-        return q, k, self.value(x)
+        ``[N, C, H, W]`` of a block output ``x`` with ``GAP(x)``
+        ``pooled``."""
+        q, k = self.query_key(pooled)
+        return q, k, self.value_conv(x)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor,
                 values: torch.Tensor) -> torch.Tensor:
