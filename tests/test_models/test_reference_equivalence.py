@@ -94,3 +94,30 @@ def test_converter_rejects_unknown_layout():
     with pytest.raises(KeyError, match='stages.0.gate.weight') as err:
         convert_official_state_dict(state_dict)
     assert 'classifier.weight' in str(err.value)
+
+
+def test_converter_tool(tmp_path):
+    """The command-line converter turns a reference training checkpoint
+    (DataParallel prefix) into a checkpoint that reproduces the logits."""
+    import subprocess
+    import sys
+    golden = torch.load(
+        REFERENCE / 'cifar_dla_l_bottleneck56_c100.pth', weights_only=True)
+    src, dst = tmp_path / 'reference.pth', tmp_path / 'out' / 'mmdla.pth'
+    torch.save(
+        {
+            'epoch': 180,
+            'state_dict': {f'module.{k}': v
+                           for k, v in golden['state_dict'].items()}
+        }, src)
+    tool = Path(__file__).parents[2] / 'tools' / 'model_converters' / \
+        'dla_official_to_mmdla.py'
+    subprocess.run([sys.executable, str(tool), str(src), str(dst)],
+                   check=True)
+    model = build_classifier(
+        dict(type='mmdla.ResNetDLACifar', depth=56), 100, 256)
+    state_dict = torch.load(dst, weights_only=True)['state_dict']
+    model.load_state_dict(state_dict, strict=True)
+    with torch.no_grad():
+        logits = model.eval()(golden['input'], mode='tensor')
+    assert relative_error(logits, golden['logits_per_sample']) < 1e-4
