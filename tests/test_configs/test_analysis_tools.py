@@ -37,8 +37,11 @@ def test_get_flops_counts_a_detector():
     cfg = get_flops.load_config(CONFIG_DIR / 'faster_rcnn_dla50_fpn_1x_coco.py')
     result = get_flops.count_complexity(cfg, shape=(60, 90))
     assert result['input_shape'] == (64, 96)  # padded to a multiple of 32
-    assert result['flops'] > 0
+    assert result['flops'] > result['backbone_flops'] > 0
     assert result['total_flops'] >= result['flops']
+    # fixed proposals: the figure does not depend on the (random) weights
+    assert get_flops.count_complexity(cfg, shape=(60, 90))['flops'] == (
+        result['flops'])
     assert result['params'] > result['backbone_params'] > 0
 
 

@@ -10,9 +10,12 @@ FLOPs are counted with MMEngine's fvcore-style analyzer, where one fused
 multiply-add counts as one FLOP, so the figures are multiply-accumulates
 (MACs). The main figure counts convolutions, linear layers and matrix
 products, the convention of the papers (ResNet-50: 4.09 G, DLA-L ResNet-50:
-4.21 G); the total also counts norm layers, pooling and upsampling. A
-detector's count includes its RPN and RoI heads, whose cost depends on the
-number of proposals kept for the input (a seeded random image).
+4.21 G); the total also counts norm layers, pooling and upsampling. The
+backbone's share is printed apart. A two-stage detector is counted on a
+fixed set of proposals, as many as its RPN keeps at most at test time
+(``test_cfg.rpn.max_per_img``, 1000 for Faster and Mask R-CNN), so that the
+figure does not depend on the weights; the mask head sees the first 100, as
+in mmdet. Inputs are seeded: every run of a config gives the same figures.
 """
 import argparse
 from functools import partial
@@ -102,6 +105,28 @@ def detection_data_samples(model: nn.Module, shape: Tuple[int, int]) -> dict:
         dict(inputs=[image], data_samples=[sample]), False)
 
 
+def fixed_proposals(shape: Tuple[int, int], num: int):
+    """``num`` seeded random boxes inside an image of ``shape``."""
+    from mmengine.structures import InstanceData
+
+    height, width = shape
+    generator = torch.Generator().manual_seed(0)
+    corners = torch.rand(num, 2, 2, generator=generator) * torch.tensor(
+        [width, height])
+    top_left = corners.min(dim=1).values
+    bottom_right = corners.max(dim=1).values + 1
+    return InstanceData(bboxes=torch.cat([top_left, bottom_right], dim=1))
+
+
+def two_stage_forward(detector: nn.Module, inputs: torch.Tensor,
+                      data_samples: list, proposals: list) -> tuple:
+    """Backbone, neck, RPN head and RoI head outputs on given proposals."""
+    feats = detector.extract_feat(inputs)
+    rpn_outs = detector.rpn_head(feats)
+    roi_outs = detector.roi_head.forward(feats, proposals, data_samples)
+    return rpn_outs, roi_outs
+
+
 def count_complexity(cfg: Config,
                      shape: Optional[Tuple[int, int]] = None) -> Dict:
     """Parameters and FLOPs of a config's model for one image.
@@ -113,6 +138,7 @@ def count_complexity(cfg: Config,
     Returns:
         dict with ``params`` (all parameters of the model), ``backbone_params``,
         ``flops`` (multiply-adds of :data:`MAC_OPERATORS` for one image),
+        ``backbone_flops`` (the backbone's share of ``flops``),
         ``total_flops`` (every counted operator), ``input_shape`` (the
         (height, width) fed to the network, after padding) and ``model`` (the
         built model).
@@ -123,8 +149,18 @@ def count_complexity(cfg: Config,
     if is_detection(cfg):
         data = detection_data_samples(model, shape)
         inputs = data['inputs']
-        model.forward = partial(
-            model.forward, data_samples=data['data_samples'], mode='tensor')
+        if getattr(model, 'with_rpn', False) and model.with_roi_head:
+            proposals = fixed_proposals(
+                tuple(inputs.shape[-2:]), model.test_cfg.rpn.max_per_img)
+            model.forward = partial(
+                two_stage_forward,
+                model,
+                data_samples=data['data_samples'],
+                proposals=[proposals])
+        else:
+            model.forward = partial(
+                model.forward, data_samples=data['data_samples'],
+                mode='tensor')
     else:
         inputs = torch.randn(1, 3, *shape)
     analyzer = FlopAnalyzer(model, (inputs, ))
@@ -132,10 +168,13 @@ def count_complexity(cfg: Config,
     analyzer.uncalled_modules_warnings(False)
     with torch.no_grad():
         by_operator = analyzer.by_operator()
+    backbone_by_operator = analyzer.by_module_and_operator()['backbone']
     return dict(
         params=sum(p.numel() for p in model.parameters()),
         backbone_params=sum(p.numel() for p in model.backbone.parameters()),
         flops=sum(by_operator.get(name, 0) for name in MAC_OPERATORS),
+        backbone_flops=sum(
+            backbone_by_operator.get(name, 0) for name in MAC_OPERATORS),
         total_flops=sum(by_operator.values()),
         input_shape=tuple(inputs.shape[-2:]),
         model=model)
@@ -174,7 +213,8 @@ def main() -> None:
           f'({result["params"] / 1e6:.2f} M; backbone '
           f'{result["backbone_params"]:,})\n'
           f'FLOPs (multiply-adds of convolutions and linear layers): '
-          f'{result["flops"] / 1e9:.2f} G\n'
+          f'{result["flops"] / 1e9:.2f} G '
+          f'(backbone {result["backbone_flops"] / 1e9:.2f} G)\n'
           f'FLOPs with norm layers and pooling: '
           f'{result["total_flops"] / 1e9:.2f} G\n'
           f'{line}')
