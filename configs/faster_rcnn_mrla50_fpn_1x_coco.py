@@ -6,5 +6,4 @@ _base_ = './faster_rcnn_dla50_fpn_1x_coco.py'
 model = dict(
     backbone=dict(
         dual_path=False,
-        init_cfg=dict(
-            checkpoint='work_dirs/mrla50_8xb32_in1k/epoch_100.pth')))
+        init_cfg=dict(checkpoint='work_dirs/mrla50_8xb32_in1k/epoch_100.pth')))

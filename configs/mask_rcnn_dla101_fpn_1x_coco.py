@@ -7,5 +7,4 @@ _base_ = './mask_rcnn_dla50_fpn_1x_coco.py'
 model = dict(
     backbone=dict(
         depth=101,
-        init_cfg=dict(
-            checkpoint='work_dirs/dla101_8xb32_in1k/epoch_100.pth')))
+        init_cfg=dict(checkpoint='work_dirs/dla101_8xb32_in1k/epoch_100.pth')))

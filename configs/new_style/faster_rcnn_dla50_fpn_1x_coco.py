@@ -29,7 +29,8 @@ from mmengine.dataset import DefaultSampler
 from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
                             LoggerHook, ParamSchedulerHook)
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
-from mmengine.runner import EpochBasedTrainLoop, LogProcessor, TestLoop, ValLoop
+from mmengine.runner import (EpochBasedTrainLoop, LogProcessor, TestLoop,
+                            ValLoop)
 from mmengine.visualization import LocalVisBackend
 from torch.optim import SGD
 

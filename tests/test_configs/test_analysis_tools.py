@@ -17,8 +17,8 @@ import get_flops  # noqa: E402
 def test_get_flops_prints_reference_sizes(monkeypatch, capsys):
     # dla-spec.md section 8: ResNet-50 + DLA-L (r = 16), 1000 classes
     monkeypatch.setattr(
-        sys, 'argv',
-        ['get_flops.py', str(CONFIG_DIR / 'dla50_8xb32_in1k.py')])
+        sys, 'argv', ['get_flops.py',
+                      str(CONFIG_DIR / 'dla50_8xb32_in1k.py')])
     get_flops.main()
     out = capsys.readouterr().out
     assert 'Input shape: 3 x 224 x 224' in out
@@ -34,14 +34,16 @@ def test_default_input_shape_follows_the_pipelines():
 
 
 def test_get_flops_counts_a_detector():
-    cfg = get_flops.load_config(CONFIG_DIR / 'faster_rcnn_dla50_fpn_1x_coco.py')
+    cfg = get_flops.load_config(CONFIG_DIR /
+                                'faster_rcnn_dla50_fpn_1x_coco.py')
     result = get_flops.count_complexity(cfg, shape=(60, 90))
     assert result['input_shape'] == (64, 96)  # padded to a multiple of 32
     assert result['flops'] > result['backbone_flops'] > 0
     assert result['total_flops'] >= result['flops']
     # fixed proposals: the figure does not depend on the (random) weights
-    assert get_flops.count_complexity(cfg, shape=(60, 90))['flops'] == (
-        result['flops'])
+    assert get_flops.count_complexity(
+        cfg, shape=(60, 90))['flops'] == (
+            result['flops'])
     assert result['params'] > result['backbone_params'] > 0
 
 
@@ -67,7 +69,8 @@ def test_plain_counterpart_of_a_classifier_is_resnet50():
 
 
 def test_plain_counterpart_of_a_detector_keeps_detection_settings():
-    cfg = get_flops.load_config(CONFIG_DIR / 'faster_rcnn_dla101_fpn_1x_coco.py')
+    cfg = get_flops.load_config(CONFIG_DIR /
+                                'faster_rcnn_dla101_fpn_1x_coco.py')
     backbone = benchmark.plain_counterpart(cfg).model.backbone
     assert backbone.type == 'mmdet.ResNet' and backbone.depth == 101
     assert backbone.frozen_stages == 1 and backbone.norm_eval is True
@@ -85,8 +88,7 @@ def test_plain_counterpart_of_a_cifar_model_points_to_against():
 def test_time_per_call_runs_warmup_then_timed_calls():
     calls = []
     seconds = benchmark.time_per_call(
-        lambda: calls.append(1), iters=3, warmup=2,
-        device=torch.device('cpu'))
+        lambda: calls.append(1), iters=3, warmup=2, device=torch.device('cpu'))
     assert len(calls) == 5
     assert seconds >= 0
     with pytest.raises(ValueError, match='iters'):
@@ -119,7 +121,9 @@ def test_benchmark_prints_table(monkeypatch, capsys):
     assert lines[3].startswith('mmpretrain.ResNet (plain)')
     assert lines[4].startswith(config)
     assert lines[5].startswith('ratio (config / baseline)')
-    ratios = [float(cell.strip().rstrip('x')) for cell in lines[5].split('|')[1:]]
+    ratios = [
+        float(cell.strip().rstrip('x')) for cell in lines[5].split('|')[1:]
+    ]
     assert len(ratios) == 4 and all(ratio > 0 for ratio in ratios)
     # DLA-L adds parameters and activations to the same ResNet
     assert ratios[2] > 1 and ratios[3] > 1
@@ -131,6 +135,6 @@ def test_benchmark_rejects_amp_on_cpu():
 
 
 def test_config_is_loaded_with_overrides():
-    cfg = get_flops.load_config(
-        CONFIG_DIR / 'dla50_8xb32_in1k.py', {'model.backbone.depth': 101})
+    cfg = get_flops.load_config(CONFIG_DIR / 'dla50_8xb32_in1k.py',
+                                {'model.backbone.depth': 101})
     assert isinstance(cfg, Config) and cfg.model.backbone.depth == 101

@@ -47,8 +47,7 @@ def test_every_config_is_tested():
     assert CONFIGS and set(CONFIGS) == families
 
 
-@pytest.mark.parametrize(
-    'path', CONFIGS + NEW_STYLE_CONFIGS, ids=config_id)
+@pytest.mark.parametrize('path', CONFIGS + NEW_STYLE_CONFIGS, ids=config_id)
 def test_config_builds_dla_model(path):
     from mmdla.models import ResNetDLA
 
@@ -178,12 +177,12 @@ def tiny_batch(cfg: Config, batch_size: int, size: int) -> dict:
     return dict(
         inputs=[
             torch.randint(
-                0, 256, (3, size, size), generator=generator,
+                0,
+                256, (3, size, size),
+                generator=generator,
                 dtype=torch.uint8) for _ in range(batch_size)
         ],
-        data_samples=[
-            DataSample().set_gt_label(i) for i in range(batch_size)
-        ])
+        data_samples=[DataSample().set_gt_label(i) for i in range(batch_size)])
 
 
 def attention_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
@@ -195,12 +194,11 @@ def attention_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
     ]
 
 
-@pytest.mark.parametrize(
-    'name, batch_size, size',
-    [('faster_rcnn_dla50_fpn_1x_coco.py', 1, 64),
-     ('mask_rcnn_dla50_fpn_1x_coco.py', 1, 64),
-     ('dla50_8xb32_in1k.py', 2, 64),
-     ('dla110_1xb128_cifar100.py', 2, 32)])
+@pytest.mark.parametrize('name, batch_size, size',
+                         [('faster_rcnn_dla50_fpn_1x_coco.py', 1, 64),
+                          ('mask_rcnn_dla50_fpn_1x_coco.py', 1, 64),
+                          ('dla50_8xb32_in1k.py', 2, 64),
+                          ('dla110_1xb128_cifar100.py', 2, 32)])
 def test_one_training_iteration(name, batch_size, size):
     torch.manual_seed(0)
     cfg = load(CONFIG_DIR / name)

@@ -60,7 +60,8 @@ def installed_mmdla(tmp_path_factory) -> Path:
         path = REPO_ROOT / name
         if path.is_dir():
             shutil.copytree(
-                path, source / name,
+                path,
+                source / name,
                 ignore=shutil.ignore_patterns('__pycache__'))
         else:
             shutil.copy2(path, source / name)
@@ -118,12 +119,12 @@ def test_inherit_with_read_base(installed_mmdla, tmp_path, module, checks):
     script.write_text(USER_SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(installed_mmdla))
 
-    result = subprocess.run([sys.executable, str(script),
-                             str(config)],
-                            cwd=project,
-                            env=env,
-                            capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, str(script), str(config)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True)
 
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -32,6 +32,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import MODELS
 from torch import nn
 
+
 def synchronize(device: torch.device) -> None:
     """Wait for the queued kernels of ``device`` to finish."""
     if device.type == 'cuda':
@@ -63,12 +64,10 @@ def time_per_call(step: Callable[[], object], iters: int, warmup: int,
 
 def tensor_bytes(tensors) -> int:
     """Total storage of an iterable of tensors (None entries skipped)."""
-    return sum(t.numel() * t.element_size() for t in tensors
-               if t is not None)
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-def held_bytes(model: nn.Module,
-               optimizer: Optional[torch.optim.Optimizer],
+def held_bytes(model: nn.Module, optimizer: Optional[torch.optim.Optimizer],
                batch: dict) -> int:
     """Tensor memory held between steps: weights, gradients, optimizer
     state (if an optimizer is given) and the input batch."""
@@ -131,10 +130,7 @@ def plain_counterpart(cfg: Config) -> Config:
     resnet_type = f'{cfg.default_scope}.ResNet'
     resnet_cls = MODELS.get(resnet_type)
     accepted = inspect.signature(resnet_cls.__init__).parameters
-    plain = {
-        key: value
-        for key, value in backbone.items() if key in accepted
-    }
+    plain = {key: value for key, value in backbone.items() if key in accepted}
     plain.update(type=resnet_type, init_cfg=None)
     counterpart = cfg.copy()
     counterpart.model = cfg.model.copy()
@@ -142,8 +138,8 @@ def plain_counterpart(cfg: Config) -> Config:
     return counterpart
 
 
-def synthetic_batch(cfg: Config, batch_size: int,
-                    shape: Tuple[int, int]) -> dict:
+def synthetic_batch(cfg: Config, batch_size: int, shape: Tuple[int,
+                                                               int]) -> dict:
     """A batch of random images with random labels (or boxes and masks)."""
     height, width = shape
     if is_detection(cfg):
@@ -160,7 +156,8 @@ def synthetic_batch(cfg: Config, batch_size: int,
     return dict(
         inputs=[
             torch.randint(
-                0, 256, (3, height, width),
+                0,
+                256, (3, height, width),
                 generator=generator,
                 dtype=torch.uint8) for _ in range(batch_size)
         ],
@@ -206,8 +203,8 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
     optimizer = torch.optim.SGD(
         model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
     optim_wrapper = (
-        AmpOptimWrapper(optimizer=optimizer)
-        if args.amp else OptimWrapper(optimizer=optimizer))
+        AmpOptimWrapper(optimizer=optimizer) if args.amp else OptimWrapper(
+            optimizer=optimizer))
 
     def train_step() -> None:
         with optim_wrapper.optim_context(model):
@@ -216,8 +213,8 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
         optim_wrapper.update_params(loss)
 
     train_time = time_per_call(train_step, args.iters, args.warmup, device)
-    train_peak = peak_memory(
-        train_step, device, lambda: held_bytes(model, optimizer, train_data))
+    train_peak = peak_memory(train_step, device,
+                             lambda: held_bytes(model, optimizer, train_data))
     return dict(
         train_img_s=args.batch_size / train_time,
         test_img_s=args.batch_size / test_time,

@@ -25,6 +25,7 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
+from mmengine.structures import InstanceData
 from torch import nn
 
 # Operators whose multiply-adds make the main FLOPs figure (names as
@@ -81,16 +82,21 @@ def default_input_shape(cfg: Config) -> Tuple[int, int]:
     """
     if is_detection(cfg):
         return DETECTION_SHAPE
-    pipelines = (cfg.get('test_pipeline', []), cfg.get('train_pipeline', []))
-    for pipeline, crop_type in zip(pipelines, ('CenterCrop', 'RandomCrop')):
+    # mmcv's CenterCrop takes a (width, height) pair, mmpretrain's
+    # RandomCrop a (height, width) one
+    searches = ((cfg.get('test_pipeline', []), 'CenterCrop', True),
+                (cfg.get('train_pipeline', []), 'RandomCrop', False))
+    for pipeline, crop_type, width_first in searches:
         for transform in pipeline:
             if transform['type'] == crop_type:
                 size = transform['crop_size']
-                return (size, size) if isinstance(size, int) else tuple(size)
+                if isinstance(size, int):
+                    return size, size
+                return (size[1], size[0]) if width_first else tuple(size)
     return CLASSIFICATION_SHAPE
 
 
-def detection_data_samples(model: nn.Module, shape: Tuple[int, int]) -> dict:
+def detection_batch(model: nn.Module, shape: Tuple[int, int]) -> dict:
     """A preprocessed batch of one seeded random image for a detector."""
     from mmdet.structures import DetDataSample
 
@@ -105,14 +111,12 @@ def detection_data_samples(model: nn.Module, shape: Tuple[int, int]) -> dict:
         dict(inputs=[image], data_samples=[sample]), False)
 
 
-def fixed_proposals(shape: Tuple[int, int], num: int):
+def fixed_proposals(shape: Tuple[int, int], num: int) -> InstanceData:
     """``num`` seeded random boxes inside an image of ``shape``."""
-    from mmengine.structures import InstanceData
-
     height, width = shape
     generator = torch.Generator().manual_seed(0)
-    corners = torch.rand(num, 2, 2, generator=generator) * torch.tensor(
-        [width, height])
+    corners = torch.rand(
+        num, 2, 2, generator=generator) * torch.tensor([width, height])
     top_left = corners.min(dim=1).values
     bottom_right = corners.max(dim=1).values + 1
     return InstanceData(bboxes=torch.cat([top_left, bottom_right], dim=1))
@@ -136,18 +140,18 @@ def count_complexity(cfg: Config,
         shape: Input (height, width); :func:`default_input_shape` if None.
 
     Returns:
-        dict with ``params`` (all parameters of the model), ``backbone_params``,
-        ``flops`` (multiply-adds of :data:`MAC_OPERATORS` for one image),
-        ``backbone_flops`` (the backbone's share of ``flops``),
-        ``total_flops`` (every counted operator), ``input_shape`` (the
-        (height, width) fed to the network, after padding) and ``model`` (the
-        built model).
+        dict with ``params`` (all parameters of the model),
+        ``backbone_params``, ``flops`` (multiply-adds of
+        :data:`MAC_OPERATORS` for one image), ``backbone_flops`` (the
+        backbone's share of ``flops``), ``total_flops`` (every counted
+        operator), ``input_shape`` (the (height, width) fed to the network,
+        after padding) and ``model`` (the built model).
     """
     shape = tuple(shape) if shape is not None else default_input_shape(cfg)
     model = build_model(cfg)
     model.eval()
     if is_detection(cfg):
-        data = detection_data_samples(model, shape)
+        data = detection_batch(model, shape)
         inputs = data['inputs']
         if getattr(model, 'with_rpn', False) and model.with_roi_head:
             proposals = fixed_proposals(
@@ -159,7 +163,8 @@ def count_complexity(cfg: Config,
                 proposals=[proposals])
         else:
             model.forward = partial(
-                model.forward, data_samples=data['data_samples'],
+                model.forward,
+                data_samples=data['data_samples'],
                 mode='tensor')
     else:
         inputs = torch.randn(1, 3, *shape)
