@@ -19,7 +19,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a source distribution of mmdla holds: enough to build and install it.
-PACKAGE_SOURCES = ('setup.py', 'README.md', 'mmdla', 'configs')
+PACKAGE_SOURCES = ('setup.py', 'README.md', 'requirements', 'mmdla', 'configs')
 
 
 def test_inherit_by_path(tmp_path, monkeypatch):
@@ -66,14 +66,13 @@ def installed_mmdla(tmp_path_factory) -> Path:
         else:
             shutil.copy2(path, source / name)
     target = root / 'site'
-    subprocess.run([
+    command = [
         sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
         '--no-index', '--no-build-isolation', '--target',
         str(target),
         str(source)
-    ],
-                   check=True,
-                   cwd=root)
+    ]
+    subprocess.run(command, check=True, cwd=root)
     return target
 
 
