@@ -75,7 +75,7 @@ def test_plain_counterpart_of_a_detector_keeps_detection_settings():
     assert backbone.type == 'mmdet.ResNet' and backbone.depth == 101
     assert backbone.frozen_stages == 1 and backbone.norm_eval is True
     assert backbone.out_indices == (0, 1, 2, 3)
-    assert backbone.init_cfg is None
+    assert 'init_cfg' not in backbone  # its class default, not ImageNet
     assert 'drop_path_rate' not in backbone  # mmdet's ResNet has none
 
 
@@ -83,6 +83,15 @@ def test_plain_counterpart_of_a_cifar_model_points_to_against():
     cfg = get_flops.load_config(CONFIG_DIR / 'dla110_1xb128_cifar100.py')
     with pytest.raises(ValueError, match='--against'):
         benchmark.plain_counterpart(cfg)
+
+
+def test_default_initialised_drops_the_pretrained_checkpoint():
+    cfg = get_flops.load_config(CONFIG_DIR / 'mask_rcnn_dla50_fpn_1x_coco.py')
+    initialised = benchmark.default_initialised(cfg)
+    assert 'init_cfg' not in initialised.model.backbone
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'  # untouched
+    model = get_flops.build_model(initialised)
+    model.init_weights()  # loads no file
 
 
 def test_time_per_call_runs_warmup_then_timed_calls():

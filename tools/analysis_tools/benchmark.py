@@ -20,6 +20,7 @@ activations. On CUDA it comes from the caching allocator's statistics, on
 the CPU from the PyTorch profiler's allocation events.
 """
 import argparse
+import copy
 import inspect
 import time
 from typing import Callable, Dict, List, Optional, Tuple
@@ -118,7 +119,8 @@ def plain_counterpart(cfg: Config) -> Config:
 
     The ResNet is the one of the config's codebase (``mmdet.ResNet`` or
     ``mmpretrain.ResNet``); the backbone arguments it accepts are kept and
-    the DLA-only ones (``variant``, ``dual_path``, ...) dropped.
+    the DLA-only ones (``variant``, ``dual_path``, ...) dropped, as is a
+    pretrained ``init_cfg`` (see :func:`default_initialised`).
     """
     backbone = cfg.model.backbone
     if backbone.type.split('.')[-1] != 'ResNetDLA':
@@ -130,12 +132,29 @@ def plain_counterpart(cfg: Config) -> Config:
     resnet_type = f'{cfg.default_scope}.ResNet'
     resnet_cls = MODELS.get(resnet_type)
     accepted = inspect.signature(resnet_cls.__init__).parameters
-    plain = {key: value for key, value in backbone.items() if key in accepted}
-    plain.update(type=resnet_type, init_cfg=None)
+    plain = {
+        key: value
+        for key, value in backbone.items()
+        if key in accepted and key != 'init_cfg'
+    }
+    plain['type'] = resnet_type
     counterpart = cfg.copy()
     counterpart.model = cfg.model.copy()
     counterpart.model.backbone = ConfigDict(plain)
     return counterpart
+
+
+def default_initialised(cfg: Config) -> Config:
+    """The config with its backbone's default initialisation.
+
+    A pretrained backbone ``init_cfg`` (the detection configs name an
+    ImageNet checkpoint that may not exist yet) is dropped, so that both
+    models are initialised the way their classes do by default and their
+    heads keep comparable numbers of proposals after NMS.
+    """
+    cfg = copy.deepcopy(cfg)
+    cfg.model.backbone.pop('init_cfg', None)
+    return cfg
 
 
 def synthetic_batch(cfg: Config, batch_size: int, shape: Tuple[int,
@@ -178,7 +197,9 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
     memory_format = (
         torch.channels_last if args.channels_last else torch.contiguous_format)
     torch.manual_seed(0)
-    model = build_model(cfg).to(device, memory_format=memory_format)
+    model = build_model(default_initialised(cfg))
+    model.init_weights()
+    model.to(device, memory_format=memory_format)
     batch = synthetic_batch(cfg, args.batch_size, shape)
 
     def preprocess(training: bool) -> dict:
