@@ -40,6 +40,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2, help='seconds per shown image')
     parser.add_argument(
+        '--interval',
+        type=int,
+        default=1,
+        help='paint every N-th image (classifiers; detectors paint all)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -81,6 +86,7 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
     elif scope == 'mmpretrain':
         # the folder is set on the built hook, see `main`
         hook.enable = True
+        hook.interval = args.interval
     else:
         raise RuntimeError('--show/--show-dir support MMDetection and '
                            f'MMPretrain configs, not default_scope={scope!r}.')

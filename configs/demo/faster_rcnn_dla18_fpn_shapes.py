@@ -1,14 +1,15 @@
 # Faster R-CNN with a ResNet-18 DLA-L backbone, trained from scratch on the
-# bundled synthetic shapes (400 + 100 images of 128 x 128, four classes),
-# sized to train in a few minutes on two CPU cores: a 128-channel FPN,
-# 256-wide box head, 300 proposals and 128 sampled RoIs per image.
+# bundled synthetic shapes (400 + 100 images of 128 x 128, three classes),
+# sized to train in minutes on two CPU cores: a half-width backbone (32 to
+# 256 channels), a 64-channel FPN, a 256-wide box head, 300 proposals and
+# 128 sampled RoIs per image.
 # Data: `python tools/misc/generate_demo_data.py` (run by tools/demo.py).
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
 data_root = 'data/shapes_coco/'
 metainfo = dict(
-    classes=('circle', 'square', 'triangle', 'star'),
-    palette=[(220, 20, 60), (0, 90, 230), (0, 170, 60), (250, 150, 0)])
+    classes=('circle', 'square', 'triangle'),
+    palette=[(220, 20, 60), (0, 90, 230), (250, 150, 0)])
 image_scale = (128, 128)
 
 model = dict(
@@ -16,19 +17,22 @@ model = dict(
         _delete_=True,
         type='mmdla.ResNetDLA',
         depth=18,
+        stem_channels=32,
+        base_channels=32,
         out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(
-        in_channels=128,
-        feat_channels=128,
+        in_channels=64,
+        feat_channels=64,
         # shapes are 14 to 48 pixels wide: anchors of 16 to 256 pixels
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=128),
-        bbox_head=dict(in_channels=128, fc_out_channels=256, num_classes=4)),
+        bbox_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=64),
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=3)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=600, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),

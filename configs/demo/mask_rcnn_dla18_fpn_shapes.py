@@ -1,5 +1,5 @@
 # Mask R-CNN with a ResNet-18 DLA-L backbone on the bundled synthetic shapes:
-# the Faster R-CNN demo plus MMDetection's FCN mask head (128 channels),
+# the Faster R-CNN demo plus MMDetection's FCN mask head (64 channels),
 # evaluated on boxes and masks.
 _base_ = './faster_rcnn_dla18_fpn_shapes.py'
 
@@ -10,14 +10,14 @@ model = dict(
         mask_roi_extractor=dict(
             type='SingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-            out_channels=128,
+            out_channels=64,
             featmap_strides=[4, 8, 16, 32]),
         mask_head=dict(
             type='FCNMaskHead',
             num_convs=4,
-            in_channels=128,
-            conv_out_channels=128,
-            num_classes=4,
+            in_channels=64,
+            conv_out_channels=64,
+            num_classes=3,
             loss_mask=dict(
                 type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
     train_cfg=dict(rcnn=dict(mask_size=28)),

@@ -5,8 +5,8 @@ need no download:
 
 * ``shapes_coco``: a COCO-format instance segmentation set. Every image is a
   noisy, shaded background with a few distracting strokes and one to four
-  non-overlapping filled shapes (circle, square, triangle, star) of random
-  size, rotation and colour. Each shape is annotated with its box and its
+  non-overlapping filled shapes (circle, square, triangle) of random size,
+  rotation and colour. Each shape is annotated with its box and its
   polygon mask (the very polygon that was rasterised), so boxes and masks are
   exact.
 * ``shapes_cls``: an image classification set in the folder layout that
@@ -32,14 +32,14 @@ import cv2
 import numpy as np
 
 #: Classes of the detection / instance segmentation set, in label order.
-DET_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star')
+DET_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle')
 #: Classes of the classification set, in label order.
 CLS_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star',
                                 'cross', 'ring')
 
 _MARKER = '.complete'
 # Bump whenever the drawing code changes, so stale datasets are regenerated.
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 3
 _SPLIT_IDS = {'train': 0, 'val': 1}
 
 
@@ -152,7 +152,7 @@ def draw_detection_image(
     for _ in range(rng.integers(1, 5)):
         for _attempt in range(50):
             label = int(rng.integers(len(DET_CLASSES)))
-            radius = rng.uniform(8, 24)
+            radius = rng.uniform(10, 24)
             center = rng.uniform(radius + 1, image_size - radius - 1, size=2)
             polygon = shape_polygon(DET_CLASSES[label], center, radius,
                                     rng.uniform(0, 2 * np.pi))

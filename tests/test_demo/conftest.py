@@ -61,9 +61,11 @@ def tiny_detection_options(
 
 @pytest.fixture(scope='session')
 def tool_env() -> Dict[str, str]:
-    """Environment of tool subprocesses: the repository on ``PYTHONPATH``
-    and this interpreter as ``PYTHON`` (used by the launch scripts)."""
+    """Environment of tool subprocesses: the repository on ``PYTHONPATH``,
+    this interpreter as ``PYTHON`` (used by the launch scripts) and one
+    thread per process, steady on a busy machine."""
     env = dict(os.environ)
+    env.setdefault('OMP_NUM_THREADS', '1')
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     env['PYTHON'] = sys.executable
