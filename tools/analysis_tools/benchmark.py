@@ -29,6 +29,7 @@ import torch
 from get_flops import (build_model, default_input_shape, is_detection,
                        load_config)
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import MMLogger
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import MODELS
 from torch import nn
@@ -310,6 +311,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # the current MMEngine logger: keeps the report of init_weights() quiet
+    MMLogger.get_instance('benchmark', log_level='WARNING')
     cfg = load_config(args.config, args.cfg_options)
     if args.against:
         baseline_name = args.against
