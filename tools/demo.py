@@ -129,8 +129,8 @@ def main() -> None:
         log for run_dir in run_dirs(work_dir) if run_dir != test_run
         for log in glob.glob(osp.join(run_dir, '*.log'))
     ]
-    pictures = sorted(glob.glob(osp.join(show_dir, '**', '*.*'),
-                                recursive=True))
+    pictures = sorted(
+        glob.glob(osp.join(show_dir, '**', '*.*'), recursive=True))
     print('\n' + '=' * 72)
     print(f'Demo {name} finished in {time.time() - start:.0f} s '
           f'(data and training: {train_end - start:.0f} s).')

@@ -81,16 +81,20 @@ test_evaluator = val_evaluator
 
 train_cfg = dict(max_epochs=12, val_interval=2)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=100),
-    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True,
-         milestones=[9, 11], gamma=0.1)
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=100),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=12,
+        by_epoch=True,
+        milestones=[9, 11],
+        gamma=0.1)
 ]
 # lr 0.02 is set for one process with batch 4
 auto_scale_lr = dict(base_batch_size=4)
 
 default_hooks = dict(
-    logger=dict(interval=25),
-    checkpoint=dict(interval=1, max_keep_ckpts=3))
+    logger=dict(interval=25), checkpoint=dict(interval=1, max_keep_ckpts=3))
 log_processor = dict(window_size=25)
 randomness = dict(seed=0)

@@ -73,9 +73,9 @@ def shape_polygon(name: str, center: np.ndarray, radius: float,
         return np.stack([outer, inner], axis=1).reshape(-1, 2)
     if name == 'cross':
         half, arm = radius / np.sqrt(2), radius * 0.3
-        unit = np.array([[-arm, -half], [arm, -half], [arm, -arm],
-                         [half, -arm], [half, arm], [arm, arm], [arm, half],
-                         [-arm, half], [-arm, arm], [-half, arm],
+        unit = np.array([[-arm, -half], [arm, -half],
+                         [arm, -arm], [half, -arm], [half, arm], [arm, arm],
+                         [arm, half], [-arm, half], [-arm, arm], [-half, arm],
                          [-half, -arm], [-arm, -arm]])
         rotation = np.array([[np.cos(angle), -np.sin(angle)],
                              [np.sin(angle), np.cos(angle)]])
@@ -131,7 +131,14 @@ def _finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _polygon_area(polygon: np.ndarray) -> float:
     """Area of a simple polygon (shoelace formula)."""
     x, y = polygon[:, 0], polygon[:, 1]
-    return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+    twice_area = np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))
+    return float(0.5 * abs(twice_area))
+
+
+def _apart(box: np.ndarray, other: np.ndarray, margin: float = 2) -> bool:
+    """Whether two ``x1, y1, x2, y2`` boxes are ``margin`` pixels apart."""
+    return bool(box[0] > other[2] + margin or box[2] < other[0] - margin
+                or box[1] > other[3] + margin or box[3] < other[1] - margin)
 
 
 def draw_detection_image(
@@ -157,9 +164,8 @@ def draw_detection_image(
             polygon = shape_polygon(DET_CLASSES[label], center, radius,
                                     rng.uniform(0, 2 * np.pi))
             box = np.concatenate([polygon.min(0), polygon.max(0)])
-            # keep shapes apart (2 px margin) so each mask is fully visible
-            if all(box[0] > b[2] + 2 or box[2] < b[0] - 2 or box[1] > b[3] + 2
-                   or box[3] < b[1] - 2 for b in boxes):
+            # keep shapes apart so that each mask is fully visible
+            if all(_apart(box, other) for other in boxes):
                 break
         else:
             continue
@@ -169,8 +175,12 @@ def draw_detection_image(
         instances.append(
             dict(
                 label=label,
-                bbox=[float(box[0]), float(box[1]),
-                      float(box[2] - box[0]), float(box[3] - box[1])],
+                bbox=[
+                    float(box[0]),
+                    float(box[1]),
+                    float(box[2] - box[0]),
+                    float(box[3] - box[1])
+                ],
                 polygon=polygon,
                 area=_polygon_area(polygon)))
     return _finish(img, rng), instances
@@ -225,8 +235,9 @@ def _write_shapes_coco(root: str, splits: Dict[str, int], image_size: int,
                         area=round(instance['area'], 2),
                         segmentation=[polygon.reshape(-1).tolist()],
                         iscrowd=0))
-        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
-                  'w') as f:
+        with open(
+                osp.join(root, 'annotations', f'instances_{split}.json'),
+                'w') as f:
             json.dump(
                 dict(
                     info=dict(description='mmdla synthetic shapes'),
@@ -331,4 +342,3 @@ def generate_shapes_cls(root: str,
     return _generate_once(
         root, params, lambda out: _write_shapes_cls(
             out, dict(train=num_train, val=num_val), image_size, seed))
-

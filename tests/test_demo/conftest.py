@@ -74,8 +74,8 @@ def tool_env() -> Dict[str, str]:
 
 @pytest.fixture(scope='session')
 def run_tool(
-    tool_env: Dict[str, str]
-) -> Callable[..., subprocess.CompletedProcess]:
+        tool_env: Dict[str,
+                       str]) -> Callable[..., subprocess.CompletedProcess]:
     """A function running a command in the tool environment, with stdout
     and stderr merged into ``stdout``."""
 

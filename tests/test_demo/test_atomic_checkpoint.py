@@ -79,8 +79,7 @@ def test_crash_while_saving_keeps_resumable_state(tmp_path, monkeypatch,
                                                   max_keep_ckpts):
     runner = _runner(str(tmp_path), max_keep_ckpts=max_keep_ckpts)
     runner.train()  # epoch_1.pth (rotated out if max_keep_ckpts=1), epoch_2
-    hook = next(h for h in runner.hooks
-                if isinstance(h, AtomicCheckpointHook))
+    hook = next(h for h in runner.hooks if isinstance(h, AtomicCheckpointHook))
 
     def save_half_and_die(checkpoint, filename, **kwargs):
         with open(filename, 'wb') as f:

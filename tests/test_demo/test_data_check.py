@@ -50,6 +50,6 @@ def test_present_data_and_remote_roots_pass(tmp_path):
 
 def test_demo_dataset_hint(tmp_path):
     cfg = _coco_like_cfg(str(tmp_path / 'data' / 'shapes_coco') + '/')
-    with pytest.raises(FileNotFoundError,
-                       match='tools/misc/generate_demo_data.py'):
+    with pytest.raises(
+            FileNotFoundError, match='tools/misc/generate_demo_data.py'):
         check_data_roots(cfg)

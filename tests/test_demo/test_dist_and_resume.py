@@ -20,15 +20,14 @@ def _load(path: str) -> dict:
 def test_dist_train_two_cpu_processes(tmp_path, repo_root, faster_rcnn_demo,
                                       tiny_detection_options, run_tool):
     work_dir = tmp_path / 'work_dir'
-    result = run_tool(
-        [
-            'bash',
-            osp.join(repo_root, 'tools', 'dist_train.sh'), faster_rcnn_demo,
-            '2', '--work-dir',
-            str(work_dir), *tiny_detection_options(1)
-        ],
-        cwd=str(tmp_path),
-        timeout=300)
+    result = run_tool([
+        'bash',
+        osp.join(repo_root, 'tools', 'dist_train.sh'), faster_rcnn_demo, '2',
+        '--work-dir',
+        str(work_dir), *tiny_detection_options(1)
+    ],
+                      cwd=str(tmp_path),
+                      timeout=300)
     assert result.returncode == 0, result.stdout[-5000:]
     assert 'Distributed training: True' in result.stdout
     assert 'GPU number: 2' in result.stdout  # MMEngine's name for world size
@@ -41,15 +40,13 @@ def test_dist_train_two_cpu_processes(tmp_path, repo_root, faster_rcnn_demo,
 
 
 def test_killed_training_resumes(tmp_path, repo_root, faster_rcnn_demo,
-                                 tiny_detection_options, tool_env,
-                                 run_tool):
+                                 tiny_detection_options, tool_env, run_tool):
     work_dir = tmp_path / 'work_dir'
     command = [
         sys.executable,
         osp.join(repo_root, 'tools', 'train.py'), faster_rcnn_demo,
         '--work-dir',
-        str(work_dir), *tiny_detection_options(4),
-        'train_cfg.val_interval=100'
+        str(work_dir), *tiny_detection_options(4), 'train_cfg.val_interval=100'
     ]
     pointer = work_dir / 'last_checkpoint'
     with open(tmp_path / 'first_run.log', 'w') as log:
@@ -64,12 +61,12 @@ def test_killed_training_resumes(tmp_path, repo_root, faster_rcnn_demo,
         while not pointer.exists() and process.poll() is None \
                 and time.time() < deadline:
             time.sleep(0.05)
-        still_running = process.poll() is None
-        os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     first_log = (tmp_path / 'first_run.log').read_text()
-    assert still_running, 'training ended before it could be killed:\n' + \
-        first_log[-3000:]
+    assert process.returncode == -signal.SIGKILL, \
+        'training ended before it could be killed:\n' + first_log[-3000:]
     assert pointer.exists(), first_log[-3000:]
     killed_at = _load(pointer.read_text())['meta']['iter']
     assert killed_at in (4, 8, 12)  # 4 iterations per epoch

@@ -17,8 +17,8 @@ def test_shapes_coco_is_valid_coco(tiny_shapes_coco):
             osp.join(tiny_shapes_coco, 'annotations',
                      f'instances_{split}.json'))
         assert len(coco.getImgIds()) == num_images
-        assert [c['name'] for c in coco.loadCats(coco.getCatIds())
-                ] == list(DET_CLASSES)
+        assert [c['name']
+                for c in coco.loadCats(coco.getCatIds())] == list(DET_CLASSES)
         assert len(coco.getAnnIds()) >= num_images  # 1 to 4 shapes each
         for image in coco.loadImgs(coco.getImgIds()):
             assert osp.isfile(
@@ -43,8 +43,10 @@ def test_shapes_coco_is_deterministic_and_idempotent(tmp_path,
     for sub in ('train', 'val', 'annotations'):
         sub_cmp = compared.subdirs[sub]
         _, mismatch, errors = filecmp.cmpfiles(
-            osp.join(root, sub), osp.join(tiny_shapes_coco, sub),
-            os.listdir(osp.join(root, sub)), shallow=False)
+            osp.join(root, sub),
+            osp.join(tiny_shapes_coco, sub),
+            os.listdir(osp.join(root, sub)),
+            shallow=False)
         assert not mismatch and not errors and not sub_cmp.left_only
 
     stamp = os.stat(osp.join(root, 'annotations', 'instances_val.json'))
@@ -63,8 +65,7 @@ def test_shapes_cls_layout(tmp_path):
     root = str(tmp_path / 'shapes_cls')
     assert generate_shapes_cls(root, num_train=30, num_val=12)
     for split, num_images in (('train', 30), ('val', 12)):
-        assert sorted(os.listdir(osp.join(root, split))) == sorted(
-            CLS_CLASSES)
+        assert sorted(os.listdir(osp.join(root, split))) == sorted(CLS_CLASSES)
         files = [
             f for name in CLS_CLASSES
             for f in os.listdir(osp.join(root, split, name))

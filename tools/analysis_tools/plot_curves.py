@@ -6,7 +6,7 @@ time order, so a resumed training shows as one curve.
 
 Examples::
 
-    python tools/analysis_tools/plot_curves.py work_dirs/faster_rcnn_dla18_fpn_shapes
+    python tools/analysis_tools/plot_curves.py work_dirs/NAME
     python tools/analysis_tools/plot_curves.py RUN/vis_data/scalars.json \\
         --metrics coco/bbox_mAP coco/bbox_mAP_50 --out curves.png
 """
@@ -24,8 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 #: Metrics plotted when none are named: COCO mAP / mAP_50 and top-1 accuracy.
 DEFAULT_METRICS = re.compile(r'(bbox|segm)_mAP(_50)?$|accuracy/top1$')
-_BOOKKEEPING = {'epoch', 'iter', 'step', 'lr', 'time', 'data_time', 'memory',
-                'base_lr'}
+_BOOKKEEPING = {
+    'epoch', 'iter', 'step', 'lr', 'time', 'data_time', 'memory', 'base_lr'
+}
 
 Records = List[dict]
 
@@ -79,10 +80,10 @@ def plot_curves(train: Records,
     if not train:
         raise ValueError('The logs hold no training record (no `loss`).')
     if metrics is None:
-        metrics = sorted({
-            k
-            for record in val for k in record if DEFAULT_METRICS.search(k)
-        })
+        metrics = sorted(
+            {k
+             for record in val
+             for k in record if DEFAULT_METRICS.search(k)})
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(12, 4.5))
     steps = [r['step'] for r in train]
     loss_keys = sorted({k for r in train for k in r if k.startswith('loss')})
