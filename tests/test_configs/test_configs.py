@@ -10,6 +10,7 @@ from typing import Any, List
 
 import pytest
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
 from mmengine.optim import build_optim_wrapper
@@ -21,6 +22,11 @@ CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
 NEW_STYLE_CONFIGS = sorted((CONFIG_DIR / 'new_style').glob('*.py'))
 DETECTION_CONFIGS = [p for p in CONFIGS if p.name.endswith('_coco.py')]
 IMAGENET_CONFIGS = [p for p in CONFIGS if p.name.endswith('_in1k.py')]
+METAFILE = yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())
+PARAMETERS = {
+    model['Name']: model['Metadata']['Parameters']
+    for model in METAFILE['Models']
+}
 CIFAR_CONFIGS = [p for p in CONFIGS if '_cifar' in p.name]
 
 
@@ -41,10 +47,13 @@ def build_model(cfg: Config) -> torch.nn.Module:
     return MODELS.build(model_cfg)
 
 
-def test_every_config_is_tested():
+def test_every_config_is_tested_and_listed():
     families = set(DETECTION_CONFIGS) | set(IMAGENET_CONFIGS) | set(
         CIFAR_CONFIGS)
     assert CONFIGS and set(CONFIGS) == families
+    assert set(PARAMETERS) == {path.stem for path in CONFIGS}
+    for model in METAFILE['Models']:
+        assert (REPO_ROOT / model['Config']).is_file()
 
 
 @pytest.mark.parametrize('path', CONFIGS + NEW_STYLE_CONFIGS, ids=config_id)
@@ -60,6 +69,8 @@ def test_config_builds_dla_model(path):
     expected_base = ('mmdet.models.detectors' if cfg.default_scope == 'mmdet'
                      else 'mmpretrain.models.classifiers')
     assert type(model).__module__.startswith(expected_base)
+    # the size listed in metafile.yml (and configs/README.md)
+    assert sum(p.numel() for p in model.parameters()) == PARAMETERS[path.stem]
 
 
 @pytest.mark.parametrize('path', DETECTION_CONFIGS, ids=config_id)
