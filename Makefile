@@ -53,7 +53,7 @@ else
 endif
 
 $(STAMP): | $(PYTHON)
-	@echo "Setting up $(VENV) (first run on a new machine: about 15 minutes)"
+	@echo "Setting up $(VENV) (first run on a new machine: about 20 minutes)"
 	$(PIP_INSTALL) --upgrade pip
 	@# PyTorch first; it pulls in a setuptools without pkg_resources ...
 	$(PIP_INSTALL) -r requirements/runtime.txt

@@ -92,6 +92,7 @@ if [[ -z "$WHEEL" ]]; then
     # looks like a cached one.
     PARTIAL=$(mktemp "$CACHE_DIR/.partial.XXXXXX")
     cp "${BUILT[0]}" "$PARTIAL"
+    chmod 644 "$PARTIAL"
     WHEEL="$CACHE_DIR/$(basename "${BUILT[0]}")"
     mv "$PARTIAL" "$WHEEL"
 fi
