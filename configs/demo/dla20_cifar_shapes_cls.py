@@ -57,5 +57,8 @@ train_cfg = dict(max_epochs=20, val_interval=2)
 auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=2))
+    logger=dict(interval=10),
+    checkpoint=dict(interval=5, max_keep_ckpts=2),
+    # paint predictions on 4x enlarged images, so that the labels are legible
+    visualization=dict(resize=128))
 randomness = dict(seed=0)
