@@ -192,7 +192,7 @@ def test_every_parameter_gets_a_gradient():
 def test_zero_init_residual(zero_init):
     model = ResNetDLA(depth=50, zero_init_residual=zero_init)
     model.init_weights()
-    last_norms = [getattr(model, f'layer{i}').blocks[j].norm3
+    last_norms = [getattr(model, f'layer{i}').blocks[j].last_norm
                   for i in range(1, 5)
                   for j in range(getattr(model, f'layer{i}').num_blocks)]
     for norm in last_norms:

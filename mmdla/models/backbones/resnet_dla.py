@@ -13,7 +13,7 @@ from mmengine.model.weight_init import constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdla.registry import MODELS
-from ..layers import BasicBlock, Bottleneck, DLAStage
+from ..layers import BasicBlock, Bottleneck, DLAStage, ResidualBlock
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 
@@ -289,7 +289,7 @@ class ResNetDLA(BaseModule):
             return
         if self.zero_init_residual:
             for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)):
+                if isinstance(m, ResidualBlock):
                     constant_init(m.last_norm, 0)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

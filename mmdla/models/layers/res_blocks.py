@@ -13,7 +13,59 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 
 
-class BasicBlock(BaseModule):
+class ResidualBlock(BaseModule):
+    """``relu(residual(x) + shortcut(x))``, returned with the shortcut.
+
+    Subclasses build ``conv1``, ``conv2``, ... with :meth:`add_norm` and
+    define :meth:`residual`.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        downsample (nn.Module, optional): Shortcut projection.
+        norm_cfg (dict): Norm config.
+    """
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 downsample: Optional[nn.Module], norm_cfg: dict,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.norm_cfg = norm_cfg
+        self.norm_names = []
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def add_norm(self, channels: int) -> None:
+        """Add the next norm layer, named as in MMPretrain (``bn1``, ...)."""
+        name, norm = build_norm_layer(
+            self.norm_cfg, channels, postfix=len(self.norm_names) + 1)
+        self.add_module(name, norm)
+        self.norm_names.append(name)
+
+    def norm(self, index: int) -> nn.Module:
+        """The ``index``-th norm layer, counted from 1."""
+        return getattr(self, self.norm_names[index - 1])
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm zeroed by ``zero_init_residual``."""
+        return self.norm(len(self.norm_names))
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self,
+                x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``[N, C_in, H, W]`` -> (output, shortcut), each
+        ``[N, C_out, H / s, W / s]``."""
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.residual(x) + shortcut), shortcut
+
+
+class BasicBlock(ResidualBlock):
     """Two 3x3 convolutions with a shortcut.
 
     Args:
@@ -40,49 +92,24 @@ class BasicBlock(BaseModule):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, out_channels, downsample, norm_cfg,
+                         init_cfg)
         if expansion != 1:
             raise ValueError('BasicBlock requires expansion=1.')
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.norm1_name, norm1 = build_norm_layer(
-            norm_cfg, out_channels, postfix=1)
-        self.norm2_name, norm2 = build_norm_layer(
-            norm_cfg, out_channels, postfix=2)
         self.conv1 = build_conv_layer(
             conv_cfg, in_channels, out_channels, 3, stride=stride,
             padding=dilation, dilation=dilation, bias=False)
-        self.add_module(self.norm1_name, norm1)
+        self.add_norm(out_channels)
         self.conv2 = build_conv_layer(
             conv_cfg, out_channels, out_channels, 3, padding=1, bias=False)
-        self.add_module(self.norm2_name, norm2)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+        self.add_norm(out_channels)
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm zeroed by ``zero_init_residual``."""
-        return self.norm2
-
-    def forward(self,
-                x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``[N, C_in, H, W]`` -> (output, shortcut), each
-        ``[N, C_out, H / s, W / s]``."""
-        shortcut = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.norm2(self.conv2(out))
-        return self.relu(out + shortcut), shortcut
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.norm(1)(self.conv1(x)))
+        return self.norm(2)(self.conv2(out))
 
 
-class Bottleneck(BaseModule):
+class Bottleneck(ResidualBlock):
     """1x1 -> 3x3 -> 1x1 convolutions with a shortcut.
 
     Args:
@@ -110,61 +137,30 @@ class Bottleneck(BaseModule):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, out_channels, downsample, norm_cfg,
+                         init_cfg)
         if style not in ('pytorch', 'caffe'):
             raise ValueError(
                 f"style must be 'pytorch' or 'caffe', got {style!r}.")
         if out_channels % expansion:
             raise ValueError(f'out_channels {out_channels} is not divisible '
                              f'by expansion {expansion}.')
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         mid_channels = out_channels // expansion
         conv1_stride, conv2_stride = ((1, stride) if style == 'pytorch' else
                                       (stride, 1))
-        self.norm1_name, norm1 = build_norm_layer(
-            norm_cfg, mid_channels, postfix=1)
-        self.norm2_name, norm2 = build_norm_layer(
-            norm_cfg, mid_channels, postfix=2)
-        self.norm3_name, norm3 = build_norm_layer(
-            norm_cfg, out_channels, postfix=3)
         self.conv1 = build_conv_layer(
             conv_cfg, in_channels, mid_channels, 1, stride=conv1_stride,
             bias=False)
-        self.add_module(self.norm1_name, norm1)
+        self.add_norm(mid_channels)
         self.conv2 = build_conv_layer(
             conv_cfg, mid_channels, mid_channels, 3, stride=conv2_stride,
             padding=dilation, dilation=dilation, bias=False)
-        self.add_module(self.norm2_name, norm2)
+        self.add_norm(mid_channels)
         self.conv3 = build_conv_layer(
             conv_cfg, mid_channels, out_channels, 1, bias=False)
-        self.add_module(self.norm3_name, norm3)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+        self.add_norm(out_channels)
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def norm3(self) -> nn.Module:
-        return getattr(self, self.norm3_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm zeroed by ``zero_init_residual``."""
-        return self.norm3
-
-    def forward(self,
-                x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``[N, C_in, H, W]`` -> (output, shortcut), each
-        ``[N, C_out, H / s, W / s]``."""
-        shortcut = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.relu(self.norm2(self.conv2(out)))
-        out = self.norm3(self.conv3(out))
-        return self.relu(out + shortcut), shortcut
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.norm(1)(self.conv1(x)))
+        out = self.relu(self.norm(2)(self.conv2(out)))
+        return self.norm(3)(self.conv3(out))
