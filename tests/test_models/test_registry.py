@@ -1,27 +1,21 @@
 """The backbones build from the registries of MMDetection and MMPretrain."""
+import importlib
+
 import pytest
 import torch
-from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.registry import DefaultScope
 
 from mmdla.models import ResNetDLA, ResNetDLACifar
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
 def test_build_from_codebase_scope(scope):
-    registry = {
-        'mmdet': lambda: __import__('mmdet.registry',
-                                    fromlist=['MODELS']).MODELS,
-        'mmpretrain': lambda: __import__('mmpretrain.registry',
-                                         fromlist=['MODELS']).MODELS,
-    }[scope]()
-    init_default_scope(scope)
-    try:
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(
             dict(type='mmdla.ResNetDLA', depth=18, out_indices=(0, 3)))
         cifar = registry.build(
             dict(type='mmdla.ResNetDLACifar', depth=20, variant='base'))
-    finally:
-        DefaultScope._instance_dict.pop(scope, None)
     assert type(model) is ResNetDLA and type(cifar) is ResNetDLACifar
     outs = model.eval()(torch.rand(1, 3, 32, 32))
     assert [o.shape[1] for o in outs] == [64, 512]
@@ -29,5 +23,7 @@ def test_build_from_codebase_scope(scope):
 
 def test_build_in_own_scope():
     from mmdla.registry import MODELS
-    model = MODELS.build(dict(type='ResNetDLA', depth=18, dual_path=False))
+    with DefaultScope.overwrite_default_scope('mmdla'):
+        model = MODELS.build(
+            dict(type='ResNetDLA', depth=18, dual_path=False))
     assert not model.layer1.dual_path
