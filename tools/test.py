@@ -12,15 +12,14 @@ A relative ``--show-dir`` lands in ``<work_dir>/<timestamp>/`` (MMDetection's
 convention, applied to classifiers too); an absolute one is used as is.
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.engine import setup_distributed
+from mmdla.engine.cli import (add_common_args, apply_common_args,
+                              build_runner, parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -44,26 +43,8 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=1,
         help='paint every N-th image (classifiers; detectors paint all)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs, e.g. '
-        'test_dataloader.dataset.data_root=/data/coco/')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
-        '--dist-backend',
-        choices=['nccl', 'gloo', 'mpi'],
-        help='communication backend of a distributed run; default: the '
-        "config's (nccl) on GPU machines, gloo without a GPU")
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    add_common_args(parser)
+    args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out!r}')
     return args
@@ -96,15 +77,7 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         raise FileNotFoundError(
@@ -117,10 +90,7 @@ def main() -> None:
     check_data_roots(cfg, ['test_dataloader'])
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
 
     if args.show_dir and cfg.get('default_scope') == 'mmpretrain':
         # MMPretrain's hook takes its folder as is; resolve it like MMDet's

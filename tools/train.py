@@ -17,15 +17,13 @@ GPU is present a distributed launch uses the gloo backend on the CPU;
 ``--dist-backend`` forces a backend.
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
 from mmdla.engine import setup_distributed
+from mmdla.engine.cli import (add_common_args, apply_common_args,
+                              build_runner, parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
 
 _ATOMIC_HOOK = 'AtomicCheckpointHook'
@@ -56,45 +54,13 @@ def parse_args() -> argparse.Namespace:
         '--no-validate',
         action='store_true',
         help='do not evaluate checkpoints during training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs, e.g. '
-        'train_dataloader.dataset.data_root=/data/coco/ '
-        'train_cfg.max_epochs=3 (lists: key="[a,b]" or key=a,b; no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
-        '--dist-backend',
-        choices=['nccl', 'gloo', 'mpi'],
-        help='communication backend of a distributed run; default: the '
-        "config's (nccl) on GPU machines, gloo without a GPU")
-    # torch.distributed.launch passes --local-rank (torch>=2.0) or
-    # --local_rank; torchrun sets LOCAL_RANK instead
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_tool_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line arguments to the config."""
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    apply_common_args(cfg, args)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -143,11 +109,7 @@ def main() -> None:
 
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':
