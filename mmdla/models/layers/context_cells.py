@@ -9,6 +9,7 @@ from typing import Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmdla.registry import MODELS
@@ -17,11 +18,36 @@ State = Tuple[torch.Tensor, torch.Tensor]
 
 
 class ContextCell(BaseModule):
-    """Base class of the context cells (hidden size = input size)."""
+    """Base class of the context cells (hidden size = input size).
+
+    A step is split into two projections and an element-wise combination::
+
+        x_proj = project_input(x)    # [..., P]
+        h_proj = project_hidden(h)   # [..., P]
+        h', c' = combine(x_proj, h_proj, c)
+
+    so that callers can batch the input projections of several steps into
+    one matrix product and reuse the projection of a hidden state for every
+    step that starts from it. ``combine`` broadcasts over leading dimensions.
+    """
 
     def __init__(self, channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.channels = channels
+
+    def project_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., C]`` -> ``[..., P]``."""
+        raise NotImplementedError
+
+    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        """``[..., C]`` -> ``[..., P]``."""
+        raise NotImplementedError
+
+    def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
+                c: torch.Tensor) -> State:
+        """New ``(h, c)``, each ``[..., C]``, from the projections
+        ``[..., P]`` and the cell state ``c`` ``[..., C]``."""
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor, state: State) -> State:
         """Advance the context by one step.
@@ -33,7 +59,9 @@ class ContextCell(BaseModule):
         Returns:
             tuple[Tensor, Tensor]: The new ``(h, c)``, each ``[N, C]``.
         """
-        raise NotImplementedError
+        h, c = state
+        return self.combine(
+            self.project_input(x), self.project_hidden(h), c)
 
 
 class _LowRankMLP(nn.Sequential):
@@ -73,42 +101,72 @@ class DynamicSharingUnit(ContextCell):
         self.input_transform = _LowRankMLP(channels, hidden, 3 * channels)
         self.hidden_transform = _LowRankMLP(channels, hidden, 3 * channels)
 
-    def gates(self, x_proj: torch.Tensor, h: torch.Tensor,
-              c: torch.Tensor) -> State:
-        """Finish a step from an already computed ``W_ih(x)``, ``[N, 3C]``."""
-        i, f, g = (x_proj + self.hidden_transform(h)).chunk(3, dim=1)
+    def project_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.input_transform(x)
+
+    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        return self.hidden_transform(h)
+
+    def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
+                c: torch.Tensor) -> State:
+        i, f, g = (x_proj + h_proj).chunk(3, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(c), c
-
-    def forward(self, x: torch.Tensor, state: State) -> State:
-        return self.gates(self.input_transform(x), *state)
 
 
 @MODELS.register_module()
 class LSTMContextCell(ContextCell):
-    """A standard :class:`torch.nn.LSTMCell` as context cell (ablation)."""
+    """A standard LSTM cell as context cell (ablation).
+
+    Computes what :class:`torch.nn.LSTMCell` computes, with its parameters
+    (``cell.weight_ih`` ...), split into the projections of
+    :class:`ContextCell`.
+    """
 
     def __init__(self, channels: int, init_cfg=None) -> None:
         super().__init__(channels, init_cfg=init_cfg)
         self.cell = nn.LSTMCell(channels, channels)
 
-    def forward(self, x: torch.Tensor, state: State) -> State:
-        return self.cell(x, state)
+    def project_input(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
+
+    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+
+    def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
+                c: torch.Tensor) -> State:
+        i, f, g, o = (x_proj + h_proj).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
 
 
 @MODELS.register_module()
 class GRUContextCell(ContextCell):
-    """A standard :class:`torch.nn.GRUCell` as context cell (ablation).
+    """A standard GRU cell as context cell (ablation).
 
-    A GRU has no cell state: ``c`` is returned equal to ``h``.
+    Computes what :class:`torch.nn.GRUCell` computes, with its parameters,
+    split into the projections of :class:`ContextCell`. A GRU has no cell
+    state: ``c`` is returned equal to ``h``.
     """
 
     def __init__(self, channels: int, init_cfg=None) -> None:
         super().__init__(channels, init_cfg=init_cfg)
         self.cell = nn.GRUCell(channels, channels)
 
-    def forward(self, x: torch.Tensor, state: State) -> State:
-        h = self.cell(x, state[0])
+    def project_input(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
+
+    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+
+    def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
+                c: torch.Tensor) -> State:
+        x_r, x_z, x_n = x_proj.chunk(3, dim=-1)
+        h_r, h_z, h_n = h_proj.chunk(3, dim=-1)
+        reset = torch.sigmoid(x_r + h_r)
+        update = torch.sigmoid(x_z + h_z)
+        new = torch.tanh(x_n + reset * h_n)
+        h = new + update * (c - new)
         return h, h
 
 

@@ -18,7 +18,7 @@ baseline: MRLA-light carries ``prev = o_{t-1}``, MRLA-base the stale keys
 and values.
 """
 from functools import partial
-from typing import Optional, Sequence, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -27,10 +27,22 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 
-from .context_cells import State, build_context_cell
-from .layer_attention import MRLABase, MRLALight
+from .context_cells import build_context_cell
+from .layer_attention import MRLABase, MRLALight, global_avg_pool
 
 VARIANTS = ('light', 'base')
+
+
+class Context(NamedTuple):
+    """The context a stage carries from block to block.
+
+    ``h`` and ``c`` ``[N, C]`` are the context cell's state; ``h_proj``
+    ``[N, P]`` is ``project_hidden(h)``, computed once and used by both the
+    update path of the current block and the forward path of the next.
+    """
+    h: torch.Tensor
+    c: torch.Tensor
+    h_proj: torch.Tensor
 
 
 class DLAStage(BaseModule):
@@ -108,66 +120,76 @@ class DLAStage(BaseModule):
     def blocks(self) -> Tuple[nn.Module, ...]:
         return tuple(getattr(self, str(i)) for i in range(self.num_blocks))
 
-    def _advance(self, pooled: torch.Tensor,
-                 state: Optional[State]) -> State:
-        """Forward path: advance the context with ``GAP(x)`` ``[N, C]``."""
-        if state is None:
-            zeros = pooled.new_zeros(pooled.shape)
-            state = (zeros, zeros)
-        return self.context_cell(pooled, state)
+    def _initial_context(self, pooled: torch.Tensor) -> Context:
+        """The zero context of a stage, for pooled features ``[N, C]``."""
+        zeros = pooled.new_zeros(pooled.shape)
+        return Context(zeros, zeros, self.context_cell.project_hidden(zeros))
 
-    def _update_gate(self, inputs: torch.Tensor, state: State) -> torch.Tensor:
-        """Backward path: gates ``cell(inputs, state).h`` ``[N, T, C]``.
+    def _advance(self, x_proj: torch.Tensor,
+                 context: Optional[Context], like: torch.Tensor) -> Context:
+        """Forward path: advance the context with ``W_ih(GAP(x))``
+        ``[N, P]``; ``like`` is ``GAP(x)`` ``[N, C]`` (for the zero
+        context)."""
+        if context is None:
+            context = self._initial_context(like)
+        h, c = self.context_cell.combine(x_proj, context.h_proj, context.c)
+        return Context(h, c, self.context_cell.project_hidden(h))
 
-        Args:
-            inputs (Tensor): ``[N, T, C]``, ``T`` items of each sample.
-            state (tuple[Tensor, Tensor]): the current context, ``[N, C]``.
-        """
-        n, t, c = inputs.shape
+    def _update_gates(self, inputs_proj: torch.Tensor,
+                      context: Context) -> torch.Tensor:
+        """Backward path: gates ``cell(inputs, context).h`` ``[N, T, C]``
+        of ``T`` items per sample, from ``W_ih(inputs)`` ``[N, T, P]``."""
+        h_proj, c = context.h_proj, context.c
         if self.legacy_batch0_context:
-            state = tuple(s[:1].expand(n, c) for s in state)
-        state = tuple(
-            s.unsqueeze(1).expand(n, t, c).reshape(n * t, c) for s in state)
-        return self.context_cell(inputs.reshape(n * t, c), state)[0].view(
-            n, t, c)
+            h_proj, c = h_proj[:1], c[:1]
+        return self.context_cell.combine(inputs_proj, h_proj.unsqueeze(1),
+                                         c.unsqueeze(1))[0]
 
     def _light_step(self, block: nn.Module, attention: MRLALight,
-                    norm: nn.Module, x: torch.Tensor, state: Optional[State],
-                    prev: Optional[torch.Tensor]):
+                    norm: nn.Module, x: torch.Tensor,
+                    context: Optional[Context], prev: Optional[torch.Tensor]):
         x, shortcut = block(x)
-        pooled = x.mean((2, 3), dtype=torch.float32)
+        pooled = global_avg_pool(x)
         if self.dual_path:
-            state = self._advance(pooled, state)
-            gate = self._update_gate(
-                shortcut.mean((2, 3), dtype=torch.float32)[:, None], state)
-            out = attention.forward_updated(x, pooled, shortcut, gate[:, 0],
+            # one input projection for both paths: GAP(x) and GAP(r)
+            proj = self.context_cell.project_input(
+                torch.stack(
+                    (pooled, global_avg_pool(shortcut)), 1))
+            context = self._advance(proj[:, 0], context, pooled)
+            gate = self._update_gates(proj[:, 1:], context)[:, 0]
+            out = attention.forward_updated(x, pooled, shortcut, gate,
                                             self.shortcut_conv.weight)
         else:
             out = attention(x, prev, pooled)
             prev = out
-        return x + self.drop_path(norm(out)), state, prev
+        return x + self.drop_path(norm(out)), context, prev
 
     def _base_step(self, block: nn.Module, attention: MRLABase,
-                   norm: nn.Module, x: torch.Tensor, state: Optional[State],
-                   keys: Optional[torch.Tensor],
+                   norm: nn.Module, x: torch.Tensor,
+                   context: Optional[Context], keys: Optional[torch.Tensor],
                    values: Optional[torch.Tensor]):
         x, _ = block(x)
-        pooled = x.mean((2, 3), dtype=torch.float32)
+        pooled = global_avg_pool(x)
         query, key, value = attention.project(x, pooled)
         if self.dual_path:
-            state = self._advance(pooled, state)
-            if keys is not None:
+            if keys is None:
+                context = self._advance(
+                    self.context_cell.project_input(pooled), context, pooled)
+            else:
+                # one input projection for GAP(x), the keys and GAP(values)
                 n, t = keys.shape[:2]
-                key_gate = self._update_gate(keys.view(n, t, -1), state)
-                keys = keys * key_gate.view(keys.shape).to(keys.dtype)
-                value_gate = self._update_gate(
-                    values.mean((3, 4), dtype=torch.float32), state)
-                values = values * value_gate[..., None, None].to(values.dtype)
+                proj = self.context_cell.project_input(
+                    torch.cat((pooled[:, None], keys.view(n, t, -1),
+                               global_avg_pool(values)), 1))
+                context = self._advance(proj[:, 0], context, pooled)
+                gates = self._update_gates(proj[:, 1:], context)
+                keys = keys * gates[:, :t].view(keys.shape).to(keys.dtype)
+                values = values * gates[:, t:, :, None, None].to(values.dtype)
         key, value = key.unsqueeze(1), value.unsqueeze(1)
         keys = key if keys is None else torch.cat([keys, key], 1)
         values = value if values is None else torch.cat([values, value], 1)
         out = torch.relu(norm(attention(query, keys, values)))
-        return x + self.drop_path(out), state, keys, values
+        return x + self.drop_path(out), context, keys, values
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, C_in, H, W]`` -> ``[N, C, H / s, W / s]``."""

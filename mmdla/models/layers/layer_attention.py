@@ -21,6 +21,84 @@ def eca_kernel_size(channels: int) -> int:
     return t if t % 2 else t + 1
 
 
+class _GlobalAvgPool(torch.autograd.Function):
+    """Spatial mean whose gradient is a broadcast view, not a full tensor."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return x.mean((-2, -1),
+                      dtype=torch.promote_types(x.dtype, torch.float32))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        h, w = ctx.shape[-2:]
+        return (grad / (h * w)).to(ctx.dtype)[..., None, None].expand(
+            ctx.shape)
+
+
+def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
+    """Mean over the two spatial dimensions: ``[..., H, W]`` -> ``[...]``.
+
+    Accumulated and returned in float32 (or wider) for any input dtype. The
+    gradient reaches ``x`` as an expanded view of ``[..., 1, 1]``, so that
+    autograd adds it to ``x``'s other gradients without first materialising
+    a full-size tensor.
+    """
+    return _GlobalAvgPool.apply(x)
+
+
+def gated_depthwise_conv(x: torch.Tensor,
+                         weight: torch.Tensor,
+                         scale: torch.Tensor,
+                         center: Optional[torch.Tensor] = None
+                         ) -> torch.Tensor:
+    """``DWConv3x3_weight(x) * scale + x * center``, gated per sample.
+
+    Args:
+        x (Tensor): ``[N, C, H, W]``.
+        weight (Tensor): Depthwise kernel shared by the batch,
+            ``[C, 1, 3, 3]``.
+        scale (Tensor): Per-sample, per-channel output scale, ``[N, C]``
+            (or ``[1, C]`` for one scale for the whole batch).
+        center (Tensor, optional): Per-sample, per-channel weight of ``x``
+            itself, ``[N, C]``.
+
+    Returns:
+        Tensor: ``[N, C, H, W]``.
+
+    The gates are linear in the kernel, so on the CPU with NCHW inputs they
+    are folded into one 3x3 kernel per sample and channel
+    (``scale * weight``, plus ``center`` at the middle tap) and applied as a
+    single grouped convolution over the batch viewed as ``[1, N * C, H, W]``.
+    Its backward pass yields the gates' gradients from the kernel's
+    gradient, instead of from full-size products. Elsewhere (CUDA,
+    channels_last, where that view would copy) the gates are applied after a
+    shared-kernel convolution.
+    """
+    n, c, h, w = x.shape
+    weight = weight.to(x.dtype)
+    scale = scale.to(x.dtype)[..., None, None]
+    if x.device.type == 'cpu' and x.is_contiguous():
+        kernels = (weight.view(1, c, 3, 3) * scale).expand(n, c, 3, 3)
+        if center is not None:
+            middle = torch.zeros(3, 3, dtype=x.dtype, device=x.device)
+            middle[1, 1] = 1
+            kernels = kernels + center.to(x.dtype)[..., None, None] * middle
+        return F.conv2d(
+            x.view(1, n * c, h, w),
+            kernels.reshape(n * c, 1, 3, 3),
+            padding=1,
+            groups=n * c).view(n, c, h, w)
+    if scale.shape[0] == 1:  # one scale for the batch: fold it into weight
+        out = F.conv2d(x, weight * scale[0, :, None], padding=1, groups=c)
+    else:
+        out = F.conv2d(x, weight, padding=1, groups=c) * scale
+    if center is not None:
+        out = out.addcmul_(x, center.to(x.dtype)[..., None, None])
+    return out
+
+
 class LayerAttention(BaseModule):
     """Query, key and value projections shared by the MRLA modules.
 
@@ -50,17 +128,28 @@ class LayerAttention(BaseModule):
                   pooled: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-head queries and keys in fp32.
 
+        The two 1-D convolutions over the channel descriptor are evaluated
+        together, as one product of its sliding windows ``[N, C, k]`` with
+        the stacked kernels ``[k, 2]`` (the same cross-correlation as the
+        ``query`` and ``key`` convolutions, without two tiny convolution
+        calls and their backward passes).
+
         Args:
             pooled (Tensor): ``GAP(x)``, ``[N, C]``.
 
         Returns:
             tuple[Tensor, Tensor]: ``q`` and ``k``, each
-            ``[N, G, head_dim]``, float32.
+            ``[N, G, head_dim]``, in float32 or wider.
         """
         with torch.autocast(pooled.device.type, enabled=False):
-            y = pooled.float().unsqueeze(1)  # [N, 1, C]
+            y = pooled.to(torch.promote_types(pooled.dtype, torch.float32))
+            k = self.query.kernel_size[0]
+            windows = F.pad(y, ((k - 1) // 2, (k - 1) // 2)).unfold(-1, k, 1)
+            kernels = torch.cat((self.query.weight, self.key.weight)).view(
+                2, k).to(y.dtype)
+            qk = windows @ kernels.t()  # [N, C, 2]
             shape = (pooled.shape[0], self.num_heads, self.head_dim)
-            return self.query(y).view(shape), self.key(y).view(shape)
+            return qk[..., 0].view(shape), qk[..., 1].view(shape)
 
     def value_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Values ``V = DWConv3x3(x)``, ``[N, C, H, W]``."""
@@ -68,8 +157,8 @@ class LayerAttention(BaseModule):
             x, self.value.weight.to(x.dtype), padding=1, groups=self.channels)
 
     def expand_heads(self, gates: torch.Tensor) -> torch.Tensor:
-        """``[N, G]`` per-head gates -> ``[N, C, 1, 1]`` per-channel."""
-        return gates.repeat_interleave(self.head_dim, dim=1)[..., None, None]
+        """``[N, G]`` per-head gates -> ``[N, C]`` per-channel."""
+        return gates.repeat_interleave(self.head_dim, dim=1)
 
 
 class MRLALight(LayerAttention):
@@ -105,8 +194,8 @@ class MRLALight(LayerAttention):
                              f'{self.lambda_init!r}.')
 
     def head_gates(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Attention weights ``a_t`` ``[N, C, 1, 1]`` (per head, repeated
-        over its channels) from ``GAP(x)`` ``[N, C]``."""
+        """Attention weights ``a_t`` ``[N, C]`` (per head, repeated over its
+        channels) from ``GAP(x)`` ``[N, C]``."""
         q, k = self.query_key(pooled)
         logits = (q * k).sum(-1) / math.sqrt(self.head_dim)
         return self.expand_heads(torch.sigmoid(logits))
@@ -127,8 +216,9 @@ class MRLALight(LayerAttention):
             Tensor: ``o_t``, ``[N, C, H, W]``.
         """
         if pooled is None:
-            pooled = x.mean((2, 3), dtype=torch.float32)
-        out = self.value_conv(x) * self.head_gates(pooled).to(x.dtype)
+            pooled = global_avg_pool(x)
+        out = gated_depthwise_conv(x, self.value.weight,
+                                   self.head_gates(pooled))
         if prev is not None:
             out = out + self.lambda_t.to(out.dtype) * prev
         return out
@@ -139,11 +229,11 @@ class MRLALight(LayerAttention):
         """DLA-L: attend with the updated shortcut as previous output.
 
         Computes ``forward(x, prev=shortcut * gate + DWConv(shortcut))``
-        with the per-channel factors folded together, so that the full-size
-        tensors are passed over fewer times::
+        with the per-channel factors folded into the two depthwise
+        convolutions (see :func:`gated_depthwise_conv`)::
 
-            o = DWConv_{lambda * w}(shortcut) + shortcut * (lambda * gate)
-                + V * a
+            o = DWConv_w(shortcut) * lambda + shortcut * (lambda * gate)
+                + DWConv_v(x) * a
 
         Args:
             x (Tensor): Block output, ``[N, C, H, W]``.
@@ -157,14 +247,12 @@ class MRLALight(LayerAttention):
         Returns:
             Tensor: ``o_t``, ``[N, C, H, W]``.
         """
-        dtype = x.dtype
-        lam = self.lambda_t.to(dtype)
-        out = F.conv2d(
-            shortcut, update_weight.to(dtype) * lam[:, None], padding=1,
-            groups=self.channels)
-        out = out.addcmul_(shortcut, lam * gate.to(dtype)[..., None, None])
-        return out.addcmul_(
-            self.value_conv(x), self.head_gates(pooled).to(dtype))
+        lam = self.lambda_t.view(1, -1)
+        out = gated_depthwise_conv(shortcut, update_weight, lam,
+                                   lam * gate.to(lam.dtype))
+        return out.add_(
+            gated_depthwise_conv(x, self.value.weight,
+                                 self.head_gates(pooled)))
 
 
 class MRLABase(LayerAttention):
