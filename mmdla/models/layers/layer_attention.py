@@ -248,11 +248,10 @@ class MRLALight(LayerAttention):
             Tensor: ``o_t``, ``[N, C, H, W]``.
         """
         lam = self.lambda_t.view(1, -1)
-        out = gated_depthwise_conv(shortcut, update_weight, lam,
-                                   lam * gate.to(lam.dtype))
-        return out.add_(
-            gated_depthwise_conv(x, self.value.weight,
-                                 self.head_gates(pooled)))
+        return gated_depthwise_conv(
+            shortcut, update_weight, lam, lam * gate.to(lam.dtype)
+        ) + gated_depthwise_conv(x, self.value.weight,
+                                 self.head_gates(pooled))
 
 
 class MRLABase(LayerAttention):
