@@ -391,16 +391,24 @@ def test_compiles_without_graph_breaks(kwargs):
     assert explanation.graph_count == 1
 
 
-def test_fused_update_equals_its_definition():
+@pytest.mark.parametrize('memory_format',
+                         [torch.contiguous_format, torch.channels_last])
+def test_fused_update_equals_its_definition(memory_format):
     """DLA-L's folded computation equals ``V * a + lambda * r'``."""
     torch.manual_seed(0)
     attention = MRLALight(64)
     update = torch.randn(64, 1, 3, 3)
-    x, shortcut = torch.randn(2, 64, 6, 6), torch.randn(2, 64, 6, 6)
+    x, shortcut = (
+        torch.randn(2, 64, 6, 6).contiguous(memory_format=memory_format)
+        for _ in range(2))
     gate = torch.rand(2, 64)
     pooled = x.mean((2, 3))
     updated = shortcut * gate[..., None, None] + F.conv2d(
         shortcut, update, padding=1, groups=64)
+    values = F.conv2d(x, attention.value.weight, padding=1, groups=64)
+    expected = values * attention.head_gates(pooled)[..., None, None] + (
+        attention.lambda_t * updated)
     torch.testing.assert_close(
         attention.forward_updated(x, pooled, shortcut, gate, update),
-        attention(x, updated))
+        expected)
+    torch.testing.assert_close(attention(x, updated), expected)

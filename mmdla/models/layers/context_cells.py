@@ -60,8 +60,7 @@ class ContextCell(BaseModule):
             tuple[Tensor, Tensor]: The new ``(h, c)``, each ``[N, C]``.
         """
         h, c = state
-        return self.combine(
-            self.project_input(x), self.project_hidden(h), c)
+        return self.combine(self.project_input(x), self.project_hidden(h), c)
 
 
 class _LowRankMLP(nn.Sequential):
