@@ -1,4 +1,4 @@
-"""Behaviour of the DLA backbones, in the style of MMPretrain's ResNet tests."""
+"""Behaviour of the DLA backbones, in the style of MMPretrain's tests."""
 import math
 
 import pytest
