@@ -106,11 +106,12 @@ def main() -> None:
                                  if device.type == 'cuda' else 'mmpretrain')
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     torch.manual_seed(0)
+    channels = 512 if args.depth < 50 else 2048  # basic / bottleneck blocks
     models = {
         f'{baseline} ResNet-{args.depth}':
-        Classifier(build_baseline(baseline, args.depth)),
+        Classifier(build_baseline(baseline, args.depth), channels),
         f'mmdla ResNet-{args.depth} DLA-{args.variant[0].upper()}':
-        Classifier(ResNetDLA(args.depth, variant=args.variant)),
+        Classifier(ResNetDLA(args.depth, variant=args.variant), channels),
     }
     x = torch.randn(args.batch_size, 3, args.shape, args.shape,
                     device=device).contiguous(memory_format=fmt)
@@ -164,22 +165,30 @@ def main() -> None:
           f', torch {torch.__version__}, batch {args.batch_size}, '
           f'{args.shape}x{args.shape}, amp={args.amp}, '
           f'channels_last={args.channels_last}, compile={args.compile}')
-    header = '| model | train img/s | ratio | infer img/s | ratio |'
+    header = ('| model | train img/s | ratio (range) | infer img/s '
+              '| ratio (range) |')
     if peak:
         header += ' peak train GiB | ratio |'
     print(header)
     print('|' + '---|' * (header.count('|') - 1))
-    base = None
-    for name in models:
-        train = args.batch_size / statistics.median(results[name]['train'])
-        infer = x_infer.shape[0] / statistics.median(results[name]['infer'])
-        base = base or (train, infer, peak.get(name))
-        row = (f'| {name} | {train:.1f} | {train / base[0]:.2f} | '
-               f'{infer:.1f} | {infer / base[1]:.2f} |')
+    names = list(models)
+    for name in names:
+        row = f'| {name} |'
+        for kind, batch in (('train', args.batch_size),
+                            ('infer', x_infer.shape[0])):
+            # ratios of rounds run back to back, so that both models see
+            # the same machine load
+            ratios = [
+                b / t for b, t in zip(results[names[0]][kind],
+                                      results[name][kind])
+            ]
+            row += (f' {batch / statistics.median(results[name][kind]):.1f}'
+                    f' | {statistics.median(ratios):.2f} '
+                    f'({min(ratios):.2f}-{max(ratios):.2f}) |')
         if peak:
-            row += f' {peak[name]:.2f} | {peak[name] / base[2]:.2f} |'
+            row += (f' {peak[name]:.2f} | '
+                    f'{peak[name] / peak[names[0]]:.2f} |')
         print(row)
-
 
 if __name__ == '__main__':
     main()
