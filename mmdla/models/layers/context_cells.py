@@ -113,8 +113,26 @@ class DynamicSharingUnit(ContextCell):
         return torch.sigmoid(c), c
 
 
+class _TorchCellProjections(ContextCell):
+    """A context cell that holds a :mod:`torch.nn` RNN cell as ``cell`` (so
+    that its parameters keep their names) and evaluates its projections
+    apart from its gates."""
+
+    cell_type: type  # set by the subclasses: nn.LSTMCell, nn.GRUCell
+
+    def __init__(self, channels: int, init_cfg=None) -> None:
+        super().__init__(channels, init_cfg=init_cfg)
+        self.cell = self.cell_type(channels, channels)
+
+    def project_input(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
+
+    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+
+
 @MODELS.register_module()
-class LSTMContextCell(ContextCell):
+class LSTMContextCell(_TorchCellProjections):
     """A standard LSTM cell as context cell (ablation).
 
     Computes what :class:`torch.nn.LSTMCell` computes, with its parameters
@@ -122,15 +140,7 @@ class LSTMContextCell(ContextCell):
     :class:`ContextCell`.
     """
 
-    def __init__(self, channels: int, init_cfg=None) -> None:
-        super().__init__(channels, init_cfg=init_cfg)
-        self.cell = nn.LSTMCell(channels, channels)
-
-    def project_input(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
-
-    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+    cell_type = nn.LSTMCell
 
     def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
                 c: torch.Tensor) -> State:
@@ -140,7 +150,7 @@ class LSTMContextCell(ContextCell):
 
 
 @MODELS.register_module()
-class GRUContextCell(ContextCell):
+class GRUContextCell(_TorchCellProjections):
     """A standard GRU cell as context cell (ablation).
 
     Computes what :class:`torch.nn.GRUCell` computes, with its parameters,
@@ -148,15 +158,7 @@ class GRUContextCell(ContextCell):
     state: ``c`` is returned equal to ``h``.
     """
 
-    def __init__(self, channels: int, init_cfg=None) -> None:
-        super().__init__(channels, init_cfg=init_cfg)
-        self.cell = nn.GRUCell(channels, channels)
-
-    def project_input(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
-
-    def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+    cell_type = nn.GRUCell
 
     def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
                 c: torch.Tensor) -> State:
