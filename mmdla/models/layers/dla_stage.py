@@ -125,13 +125,9 @@ class DLAStage(BaseModule):
         zeros = pooled.new_zeros(pooled.shape)
         return Context(zeros, zeros, self.context_cell.project_hidden(zeros))
 
-    def _advance(self, x_proj: torch.Tensor,
-                 context: Optional[Context], like: torch.Tensor) -> Context:
+    def _advance(self, x_proj: torch.Tensor, context: Context) -> Context:
         """Forward path: advance the context with ``W_ih(GAP(x))``
-        ``[N, P]``; ``like`` is ``GAP(x)`` ``[N, C]`` (for the zero
-        context)."""
-        if context is None:
-            context = self._initial_context(like)
+        ``[N, P]``."""
         h, c = self.context_cell.combine(x_proj, context.h_proj, context.c)
         return Context(h, c, self.context_cell.project_hidden(h))
 
@@ -151,11 +147,12 @@ class DLAStage(BaseModule):
         x, shortcut = block(x)
         pooled = global_avg_pool(x)
         if self.dual_path:
+            if context is None:
+                context = self._initial_context(pooled)
             # one input projection for both paths: GAP(x) and GAP(r)
             proj = self.context_cell.project_input(
-                torch.stack(
-                    (pooled, global_avg_pool(shortcut)), 1))
-            context = self._advance(proj[:, 0], context, pooled)
+                torch.stack((pooled, global_avg_pool(shortcut)), 1))
+            context = self._advance(proj[:, 0], context)
             gate = self._update_gates(proj[:, 1:], context)[:, 0]
             out = attention.forward_updated(x, pooled, shortcut, gate,
                                             self.shortcut_conv.weight)
@@ -172,16 +169,18 @@ class DLAStage(BaseModule):
         pooled = global_avg_pool(x)
         query, key, value = attention.project(x, pooled)
         if self.dual_path:
+            if context is None:
+                context = self._initial_context(pooled)
             if keys is None:
                 context = self._advance(
-                    self.context_cell.project_input(pooled), context, pooled)
+                    self.context_cell.project_input(pooled), context)
             else:
                 # one input projection for GAP(x), the keys and GAP(values)
                 n, t = keys.shape[:2]
                 proj = self.context_cell.project_input(
                     torch.cat((pooled[:, None], keys.view(n, t, -1),
                                global_avg_pool(values)), 1))
-                context = self._advance(proj[:, 0], context, pooled)
+                context = self._advance(proj[:, 0], context)
                 gates = self._update_gates(proj[:, 1:], context)
                 keys = keys * gates[:, :t].view(keys.shape).to(keys.dtype)
                 values = values * gates[:, t:, :, None, None].to(values.dtype)

@@ -81,10 +81,9 @@ def gated_depthwise_conv(x: torch.Tensor,
     scale = scale.to(x.dtype)[..., None, None]
     if x.device.type == 'cpu' and x.is_contiguous():
         kernels = (weight.view(1, c, 3, 3) * scale).expand(n, c, 3, 3)
-        if center is not None:
-            middle = torch.zeros(3, 3, dtype=x.dtype, device=x.device)
-            middle[1, 1] = 1
-            kernels = kernels + center.to(x.dtype)[..., None, None] * middle
+        if center is not None:  # add center at the middle tap
+            kernels = kernels + F.pad(center.to(x.dtype)[..., None, None],
+                                      (1, 1, 1, 1))
         return F.conv2d(
             x.view(1, n * c, h, w),
             kernels.reshape(n * c, 1, 3, 3),
