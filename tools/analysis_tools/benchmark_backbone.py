@@ -31,7 +31,7 @@ from mmdla.models import ResNetDLA
 class Classifier(nn.Module):
     """Backbone -> global average pooling -> linear head."""
 
-    def __init__(self, backbone: nn.Module, channels: int = 2048,
+    def __init__(self, backbone: nn.Module, channels: int,
                  num_classes: int = 1000) -> None:
         super().__init__()
         self.backbone = backbone
@@ -104,14 +104,15 @@ def main() -> None:
     device = torch.device(args.device)
     baseline = args.baseline or ('torchvision'
                                  if device.type == 'cuda' else 'mmpretrain')
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    fmt = (torch.channels_last
+           if args.channels_last else torch.contiguous_format)
     torch.manual_seed(0)
-    channels = 512 if args.depth < 50 else 2048  # basic / bottleneck blocks
+    dla = ResNetDLA(args.depth, variant=args.variant)
     models = {
         f'{baseline} ResNet-{args.depth}':
-        Classifier(build_baseline(baseline, args.depth), channels),
+        Classifier(build_baseline(baseline, args.depth), dla.feat_dim),
         f'mmdla ResNet-{args.depth} DLA-{args.variant[0].upper()}':
-        Classifier(ResNetDLA(args.depth, variant=args.variant), channels),
+        Classifier(dla, dla.feat_dim),
     }
     x = torch.randn(args.batch_size, 3, args.shape, args.shape,
                     device=device).contiguous(memory_format=fmt)
@@ -160,8 +161,9 @@ def main() -> None:
                 results[name][kind].append(
                     timed(fns[kind], args.iters, device))
 
-    print(f'device: {device} '
-          f'({torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"})'
+    where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
+             else f'{torch.get_num_threads()} threads')
+    print(f'device: {device} ({where})'
           f', torch {torch.__version__}, batch {args.batch_size}, '
           f'{args.shape}x{args.shape}, amp={args.amp}, '
           f'channels_last={args.channels_last}, compile={args.compile}')
