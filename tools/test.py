@@ -17,7 +17,7 @@ import os.path as osp
 from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
-from mmdla.engine import setup_distributed
+from mmdla.engine import setup_distributed, shutdown_distributed
 from mmdla.engine.cli import (add_common_args, apply_common_args,
                               build_runner, parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
@@ -109,6 +109,7 @@ def main() -> None:
             DumpResults(out_file_path=args.out))
 
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

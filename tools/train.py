@@ -21,7 +21,7 @@ import argparse
 from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
-from mmdla.engine import setup_distributed
+from mmdla.engine import setup_distributed, shutdown_distributed
 from mmdla.engine.cli import (add_common_args, apply_common_args,
                               build_runner, parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
@@ -110,6 +110,7 @@ def main() -> None:
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     build_runner(cfg).train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

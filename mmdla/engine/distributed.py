@@ -6,6 +6,7 @@ CPU-only machine. :func:`setup_distributed` makes the same config run on the
 CPU: it picks the gloo backend, initialises the process group itself (the
 runner then skips its own initialisation) and wraps the model without device
 ids. On GPU machines it only applies an explicitly requested backend.
+:func:`shutdown_distributed` ends a finished run's process group.
 """
 import datetime
 import os
@@ -80,3 +81,16 @@ def setup_distributed(cfg: Config,
         if 'timeout' in kwargs:
             kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(backend=dist_cfg['backend'], **kwargs)
+
+
+def shutdown_distributed() -> None:
+    """Destroy the default process group once this rank's run has finished.
+
+    Without this the group lives until interpreter shutdown, where gloo's
+    worker threads can be torn down out of order and abort a process whose
+    run had succeeded ("terminate called without an active exception").
+    Call it only after a run that completed: a rank that raised must not
+    wait on a group its peers may still be using.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
