@@ -2,16 +2,14 @@
 import sys
 from pathlib import Path
 
+import benchmark  # tools/analysis_tools, on sys.path by conftest.py
+import get_flops
 import pytest
 import torch
 from mmengine.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
-sys.path.insert(0, str(REPO_ROOT / 'tools' / 'analysis_tools'))
-
-import benchmark  # noqa: E402
-import get_flops  # noqa: E402
 
 
 def test_get_flops_prints_reference_sizes(monkeypatch, capsys):

@@ -11,10 +11,11 @@ from typing import Any, List
 import pytest
 import torch
 import yaml
+from benchmark import synthetic_batch  # tools/analysis_tools (conftest.py)
+from get_flops import build_model
 from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import MODELS, init_default_scope
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'
@@ -36,15 +37,6 @@ def config_id(path: Path) -> str:
 
 def load(path: Path) -> Config:
     return Config.fromfile(str(path))
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` the way the runner does."""
-    init_default_scope(cfg.default_scope)
-    model_cfg = cfg.model.copy()
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    return MODELS.build(model_cfg)
 
 
 def test_every_config_is_tested_and_listed():
@@ -173,29 +165,6 @@ def test_new_style_config_matches_classic_one(path):
         assert normalise(new.get(key)) == normalise(classic.get(key)), key
 
 
-def tiny_batch(cfg: Config, batch_size: int, size: int) -> dict:
-    """Random uint8 images with random annotations for a config's model."""
-    if cfg.default_scope == 'mmdet':
-        from mmdet.testing import demo_mm_inputs
-        return demo_mm_inputs(
-            batch_size=batch_size,
-            image_shapes=[(3, size, size)] * batch_size,
-            num_items=[2] * batch_size,
-            num_classes=cfg.model.roi_head.bbox_head.num_classes,
-            with_mask='mask_head' in cfg.model.roi_head)
-    from mmpretrain.structures import DataSample
-    generator = torch.Generator().manual_seed(0)
-    return dict(
-        inputs=[
-            torch.randint(
-                0,
-                256, (3, size, size),
-                generator=generator,
-                dtype=torch.uint8) for _ in range(batch_size)
-        ],
-        data_samples=[DataSample().set_gt_label(i) for i in range(batch_size)])
-
-
 def attention_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
     """Copies of the trainable layer-attention parameters of a model."""
     return [
@@ -220,7 +189,7 @@ def test_one_training_iteration(name, batch_size, size):
     assert before, 'the backbone has no trainable attention parameters'
 
     log_vars = model.train_step(
-        tiny_batch(cfg, batch_size, size), optim_wrapper)
+        synthetic_batch(cfg, batch_size, (size, size)), optim_wrapper)
 
     assert math.isfinite(log_vars['loss'].item())
     if cfg.default_scope == 'mmdet':
