@@ -18,12 +18,12 @@ script also runs on a GPU machine without the rest of the OpenMMLab stack::
 """
 import argparse
 import statistics
-import time
 from typing import Callable, Dict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from benchmark import time_per_call
 
 from mmdla.models import ResNetDLA
 
@@ -82,19 +82,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=2)
     return parser.parse_args()
-
-
-def timed(fn: Callable[[], object], iters: int,
-          device: torch.device) -> float:
-    """Seconds per call of ``fn``, averaged over ``iters`` calls."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / iters
 
 
 def main() -> None:
@@ -159,7 +146,7 @@ def main() -> None:
         for name, fns in steps.items():
             for kind in ('train', 'infer'):
                 results[name][kind].append(
-                    timed(fns[kind], args.iters, device))
+                    time_per_call(fns[kind], args.iters, 0, device))
 
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
              else f'{torch.get_num_threads()} threads')
@@ -191,6 +178,7 @@ def main() -> None:
             row += (f' {peak[name]:.2f} | '
                     f'{peak[name] / peak[names[0]]:.2f} |')
         print(row)
+
 
 if __name__ == '__main__':
     main()
