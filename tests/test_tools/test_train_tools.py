@@ -1,10 +1,8 @@
 """tools/train.py and tools/test.py: argument handling, configs they build,
 and the errors they give for missing data and checkpoints."""
 import importlib.util
-import os
 import os.path as osp
 import socket
-import subprocess
 import sys
 from types import ModuleType
 from typing import List
@@ -13,29 +11,23 @@ import pytest
 import torch
 from mmengine.config import Config
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
-                       'faster_rcnn_dla18_fpn_shapes.py')
-CLS_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
-                           'dla20_cifar_shapes_cls.py')
 
-
-def _load_tool(name: str) -> ModuleType:
+def _load_tool(repo_root: str, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        f'mmdla_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+        f'mmdla_tool_{name}', osp.join(repo_root, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture(scope='module')
-def train_tool() -> ModuleType:
-    return _load_tool('train')
+def train_tool(repo_root) -> ModuleType:
+    return _load_tool(repo_root, 'train')
 
 
 @pytest.fixture(scope='module')
-def test_tool() -> ModuleType:
-    return _load_tool('test')
+def test_tool(repo_root) -> ModuleType:
+    return _load_tool(repo_root, 'test')
 
 
 def _merged(tool: ModuleType, monkeypatch, argv: List[str]) -> Config:
@@ -44,21 +36,8 @@ def _merged(tool: ModuleType, monkeypatch, argv: List[str]) -> Config:
     return tool.merge_args(Config.fromfile(args.config), args)
 
 
-def _run(argv: List[str], cwd: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
-    return subprocess.run([sys.executable, *argv],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=120)
-
-
-def test_train_defaults(train_tool, monkeypatch):
-    cfg = _merged(train_tool, monkeypatch, [DEMO_CONFIG])
+def test_train_defaults(train_tool, monkeypatch, faster_rcnn_demo):
+    cfg = _merged(train_tool, monkeypatch, [faster_rcnn_demo])
     assert cfg.work_dir == './work_dirs/faster_rcnn_dla18_fpn_shapes'
     assert cfg.launcher == 'none'
     assert not cfg.resume
@@ -66,9 +45,10 @@ def test_train_defaults(train_tool, monkeypatch):
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
 
 
-def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path):
+def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path,
+                                    faster_rcnn_demo):
     cfg = _merged(train_tool, monkeypatch, [
-        DEMO_CONFIG, '--resume', '--work-dir',
+        faster_rcnn_demo, '--resume', '--work-dir',
         str(tmp_path), '--auto-scale-lr', '--no-validate', '--cfg-options',
         'train_cfg.max_epochs=2'
     ])
@@ -79,34 +59,37 @@ def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path):
     assert cfg.train_cfg.max_epochs == 2
 
     cfg = _merged(train_tool, monkeypatch,
-                  [DEMO_CONFIG, '--resume', 'some/epoch_3.pth'])
+                  [faster_rcnn_demo, '--resume', 'some/epoch_3.pth'])
     assert cfg.resume is True and cfg.load_from == 'some/epoch_3.pth'
 
 
-def test_train_cls_config(train_tool, monkeypatch):
-    cfg = _merged(train_tool, monkeypatch, [CLS_DEMO_CONFIG])
+def test_train_cls_config(train_tool, monkeypatch, cls_demo):
+    cfg = _merged(train_tool, monkeypatch, [cls_demo])
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
-def test_amp_without_gpu_is_a_clear_error(train_tool, monkeypatch):
+def test_amp_without_gpu_is_a_clear_error(train_tool, monkeypatch,
+                                          faster_rcnn_demo):
     with pytest.raises(RuntimeError, match='--amp needs a GPU'):
-        _merged(train_tool, monkeypatch, [DEMO_CONFIG, '--amp'])
+        _merged(train_tool, monkeypatch, [faster_rcnn_demo, '--amp'])
 
 
-def test_auto_scale_lr_needs_base_batch(train_tool, monkeypatch, tmp_path):
+def test_auto_scale_lr_needs_base_batch(train_tool, monkeypatch, tmp_path,
+                                        faster_rcnn_demo):
     config = tmp_path / 'no_auto_scale.py'
-    config.write_text(f'_base_ = {DEMO_CONFIG!r}\n'
+    config.write_text(f'_base_ = {faster_rcnn_demo!r}\n'
                       'auto_scale_lr = dict(_delete_=True, enable=False)\n')
     with pytest.raises(RuntimeError, match='base_batch_size'):
         _merged(train_tool, monkeypatch, [str(config), '--auto-scale-lr'])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
-def test_distributed_on_cpu_uses_gloo_without_device_ids(monkeypatch):
+def test_distributed_on_cpu_uses_gloo_without_device_ids(
+        monkeypatch, faster_rcnn_demo):
     from mmdla.engine import setup_distributed
-    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg = Config.fromfile(faster_rcnn_demo)
     setup_distributed(cfg, 'none')
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'  # untouched, no launch
     assert 'model_wrapper_cfg' not in cfg
@@ -120,7 +103,7 @@ def test_distributed_on_cpu_uses_gloo_without_device_ids(monkeypatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
-def test_shutdown_destroys_the_process_group(monkeypatch):
+def test_shutdown_destroys_the_process_group(monkeypatch, faster_rcnn_demo):
     from mmdla.engine import setup_distributed, shutdown_distributed
     with socket.socket() as sock:  # a free port for the rendezvous
         sock.bind(('127.0.0.1', 0))
@@ -132,7 +115,7 @@ def test_shutdown_destroys_the_process_group(monkeypatch):
             MASTER_ADDR='127.0.0.1',
             MASTER_PORT=str(port)).items():
         monkeypatch.setenv(name, value)
-    setup_distributed(Config.fromfile(DEMO_CONFIG), 'pytorch')
+    setup_distributed(Config.fromfile(faster_rcnn_demo), 'pytorch')
     assert torch.distributed.is_initialized()
     assert torch.distributed.get_backend() == 'gloo'
     shutdown_distributed()
@@ -140,9 +123,13 @@ def test_shutdown_destroys_the_process_group(monkeypatch):
     shutdown_distributed()  # nothing left to destroy: no error
 
 
-def test_train_without_data_names_location_and_fix(tmp_path):
-    result = _run([osp.join(REPO_ROOT, 'tools', 'train.py'), DEMO_CONFIG],
-                  cwd=str(tmp_path))
+def test_train_without_data_names_location_and_fix(tmp_path, faster_rcnn_demo,
+                                                   repo_root, run_tool):
+    result = run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'train.py'), faster_rcnn_demo
+    ],
+                      cwd=str(tmp_path))
     assert result.returncode != 0
     assert 'FileNotFoundError: The dataset of this config was not found' \
         in result.stdout
@@ -152,27 +139,32 @@ def test_train_without_data_names_location_and_fix(tmp_path):
     assert 'tools/misc/generate_demo_data.py' in result.stdout
 
 
-def test_test_tool_errors(tmp_path):
-    tool = osp.join(REPO_ROOT, 'tools', 'test.py')
-    result = _run([tool, DEMO_CONFIG, 'missing.pth'], cwd=str(tmp_path))
+def test_test_tool_errors(tmp_path, faster_rcnn_demo, repo_root, run_tool):
+    tool = osp.join(repo_root, 'tools', 'test.py')
+    result = run_tool([sys.executable, tool, faster_rcnn_demo, 'missing.pth'],
+                      cwd=str(tmp_path))
     assert result.returncode != 0
     assert "Checkpoint 'missing.pth' does not exist" in result.stdout
 
-    result = _run([tool, DEMO_CONFIG, 'missing.pth', '--out', 'x.json'],
-                  cwd=str(tmp_path))
+    result = run_tool([
+        sys.executable, tool, faster_rcnn_demo, 'missing.pth', '--out',
+        'x.json'
+    ],
+                      cwd=str(tmp_path))
     assert result.returncode == 2
     assert '--out must name a .pkl file' in result.stdout
 
 
-def test_show_dir_enables_visualization(test_tool, monkeypatch):
-    monkeypatch.setattr(sys, 'argv',
-                        ['test.py', DEMO_CONFIG, 'x.pth', '--show-dir', 'p'])
+def test_show_dir_enables_visualization(test_tool, monkeypatch,
+                                        faster_rcnn_demo, cls_demo):
+    monkeypatch.setattr(
+        sys, 'argv', ['test.py', faster_rcnn_demo, 'x.pth', '--show-dir', 'p'])
     args = test_tool.parse_args()
-    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg = Config.fromfile(faster_rcnn_demo)
     test_tool.enable_visualization(cfg, args)
     assert cfg.default_hooks.visualization.draw is True
     assert cfg.default_hooks.visualization.test_out_dir == 'p'
 
-    cfg = Config.fromfile(CLS_DEMO_CONFIG)
+    cfg = Config.fromfile(cls_demo)
     test_tool.enable_visualization(cfg, args)
     assert cfg.default_hooks.visualization.enable is True

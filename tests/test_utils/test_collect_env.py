@@ -1,7 +1,6 @@
 """The environment report and its incompatibility checks (check_env.py)."""
 import dataclasses
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import List
@@ -15,8 +14,6 @@ import mmdla
 from mmdla.utils.collect_env import (StackInfo, collect_env,
                                      find_incompatibilities, format_report,
                                      probe_stack)
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: The verified stack of requirements/, as probe_stack() describes it.
 VERIFIED = StackInfo(
@@ -120,13 +117,12 @@ def test_report_lists_problems() -> None:
     assert 'No known incompatibility' in format_report(VERIFIED)
 
 
-def test_check_env_tool_exits_cleanly_on_this_stack() -> None:
-    result = subprocess.run(
+def test_check_env_tool_exits_cleanly_on_this_stack(repo_root,
+                                                    run_tool) -> None:
+    result = run_tool(
         [sys.executable,
-         str(REPO_ROOT / 'tools' / 'check_env.py')],
-        capture_output=True,
-        text=True,
-        check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+         str(Path(repo_root) / 'tools' / 'check_env.py')],
+        cwd=repo_root)
+    assert result.returncode == 0, result.stdout
     assert 'MMCV ops' in result.stdout
     assert 'No known incompatibility found.' in result.stdout

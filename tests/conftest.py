@@ -1,4 +1,5 @@
-"""Fixtures of the demo tests: a tiny shapes dataset and tool runners."""
+"""Fixtures shared by the tests: the repository, the demo configs, a tiny
+shapes dataset and the environment of tool subprocesses."""
 import functools
 import os
 import os.path as osp
@@ -10,7 +11,7 @@ import pytest
 
 from mmdla.datasets import generate_shapes_coco
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='session')
@@ -23,6 +24,12 @@ def faster_rcnn_demo() -> str:
     """Path of the Faster R-CNN demo config."""
     return osp.join(REPO_ROOT, 'configs', 'demo',
                     'faster_rcnn_dla18_fpn_shapes.py')
+
+
+@pytest.fixture(scope='session')
+def cls_demo() -> str:
+    """Path of the classification demo config."""
+    return osp.join(REPO_ROOT, 'configs', 'demo', 'dla20_cifar_shapes_cls.py')
 
 
 @pytest.fixture(scope='session')

@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 
 from mmdla.converters import convert_official_state_dict
 
-REFERENCE = Path(__file__).parents[1] / 'data' / 'reference'
+REFERENCE = Path(__file__).parents[2] / 'data' / 'reference'
 
 
 def build_classifier(backbone: dict, num_classes: int, in_channels: int):
@@ -41,8 +41,11 @@ def test_golden_logits(variant):
     logits = {}
     for legacy in (False, True):
         model = build_classifier(
-            dict(type='mmdla.ResNetDLACifar', depth=56, variant=variant,
-                 legacy_batch0_context=legacy), 100, 256)
+            dict(
+                type='mmdla.ResNetDLACifar',
+                depth=56,
+                variant=variant,
+                legacy_batch0_context=legacy), 100, 256)
         model.load_state_dict(state_dict, strict=True)
         model.eval()
         with torch.no_grad():
@@ -64,10 +67,10 @@ def read_keys(name: str) -> dict:
 
 
 @pytest.mark.parametrize('name,backbone,num_classes,in_channels', [
-    ('imagenet_resnet50_dla_l', dict(type='mmdla.ResNetDLA', depth=50), 1000,
-     2048),
-    ('imagenet_resnet101_dla_l', dict(type='mmdla.ResNetDLA', depth=101),
-     1000, 2048),
+    ('imagenet_resnet50_dla_l', dict(type='mmdla.ResNetDLA',
+                                     depth=50), 1000, 2048),
+    ('imagenet_resnet101_dla_l', dict(type='mmdla.ResNetDLA',
+                                      depth=101), 1000, 2048),
     ('cifar_dla_l_bottleneck56_c100',
      dict(type='mmdla.ResNetDLACifar', depth=56), 100, 256),
     ('cifar_dla_b_bottleneck56_c100',
@@ -96,7 +99,7 @@ def test_converter_rejects_unknown_layout():
     assert 'classifier.weight' in str(err.value)
 
 
-def test_converter_tool(tmp_path):
+def test_converter_tool(tmp_path, repo_root):
     """The command-line converter turns a reference training checkpoint
     (DataParallel prefix) into a checkpoint that reproduces the logits."""
     import subprocess
@@ -107,13 +110,14 @@ def test_converter_tool(tmp_path):
     torch.save(
         {
             'epoch': 180,
-            'state_dict': {f'module.{k}': v
-                           for k, v in golden['state_dict'].items()}
+            'state_dict': {
+                f'module.{k}': v
+                for k, v in golden['state_dict'].items()
+            }
         }, src)
-    tool = Path(__file__).parents[2] / 'tools' / 'model_converters' / \
+    tool = Path(repo_root) / 'tools' / 'model_converters' / \
         'dla_official_to_mmdla.py'
-    subprocess.run([sys.executable, str(tool), str(src), str(dst)],
-                   check=True)
+    subprocess.run([sys.executable, str(tool), str(src), str(dst)], check=True)
     model = build_classifier(
         dict(type='mmdla.ResNetDLACifar', depth=56), 100, 256)
     state_dict = torch.load(dst, weights_only=True)['state_dict']
