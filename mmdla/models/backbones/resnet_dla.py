@@ -18,6 +18,7 @@ from ..layers import (BasicBlock, Bottleneck, DLAStage, LayerAttentionStep,
 from ..layers.options import accepted_options, registered_class
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
+BLOCKS = {'basic': BasicBlock, 'bottleneck': Bottleneck}
 
 
 @MODELS.register_module()
@@ -97,13 +98,16 @@ class ResNetDLA(BaseModule):
         legacy_batch0_context (bool): Reproduce the reference code, whose
             update path uses the first sample's context for the whole batch.
             Only for comparing with its checkpoints; defaults to False.
+        block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
+            to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
+            (checked if given); :class:`ResNetDLACifar` chooses.
+        init_cfg (dict | list[dict], optional): Initialisation config.
 
     ``norm_cfg``, ``drop_path_rate``, ``context_cell``, ``dsu_reduction``,
     ``head_dim``, ``lambda_init`` and ``legacy_batch0_context`` are passed to
     the layer attention step if its constructor names them (see
     :mod:`mmdla.models.layers.options`); values in a ``layer_attention``
     config take precedence.
-        init_cfg (dict | list[dict], optional): Initialisation config.
 
     Example:
         >>> import torch
@@ -152,6 +156,7 @@ class ResNetDLA(BaseModule):
                  head_dim: int = 32,
                  lambda_init='normal',
                  legacy_batch0_context: bool = False,
+                 block: Optional[str] = None,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
                      dict(
@@ -160,7 +165,7 @@ class ResNetDLA(BaseModule):
                          layer=['_BatchNorm', 'GroupNorm'])
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
-        block, stage_blocks = self.get_arch(depth)
+        block, stage_blocks = self.get_arch(depth, block)
         if not 1 <= num_stages <= len(stage_blocks):
             raise ValueError(f'num_stages must be in [1, {len(stage_blocks)}]'
                              f', got {num_stages}.')
@@ -232,12 +237,25 @@ class ResNetDLA(BaseModule):
         self._freeze_stages()
 
     @classmethod
-    def get_arch(cls, depth: int) -> Tuple[Block, Tuple[int, ...]]:
-        """Block type and blocks per stage of a depth."""
+    def get_arch(cls,
+                 depth: int,
+                 block: Optional[str] = None) -> Tuple[Block, Tuple[int, ...]]:
+        """Block class and blocks per stage of a ResNet.
+
+        Args:
+            depth (int): One of :attr:`arch_settings`.
+            block (str, optional): ``'basic'`` or ``'bottleneck'``; each
+                depth has one, checked if given.
+        """
         if depth not in cls.arch_settings:
             raise ValueError(f'depth must be one of '
                              f'{tuple(cls.arch_settings)}, got {depth}.')
-        return cls.arch_settings[depth]
+        block_cls, stage_blocks = cls.arch_settings[depth]
+        if block is not None and BLOCKS.get(block) is not block_cls:
+            raise ValueError(
+                f'a ResNet-{depth} has {block_cls.__name__} blocks, got '
+                f'block={block!r}; leave block unset.')
+        return block_cls, stage_blocks
 
     @staticmethod
     def _layer_attention_cfg(cfg: Union[str, dict], options: dict) -> dict:
@@ -308,7 +326,7 @@ class ResNetDLA(BaseModule):
         return getattr(self, self.norm1_name)
 
     def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The stem: ``[N, C_in, H, W]`` -> ``[N, stem_channels, H/4, W/4]``."""
+        """Stem: ``[N, C_in, H, W]`` -> ``[N, stem_channels, H/4, W/4]``."""
         if self.deep_stem:
             x = self.stem(x)
         else:
@@ -386,13 +404,9 @@ class ResNetDLACifar(ResNetDLA):
                  out_indices: Sequence[int] = (2, ),
                  dsu_reduction: int = 4,
                  **kwargs) -> None:
-        if block not in ('bottleneck', 'basic'):
-            raise ValueError(
-                f"block must be 'bottleneck' or 'basic', got {block!r}.")
         if kwargs.get('deep_stem'):
             raise ValueError('ResNetDLACifar has a fixed 3x3 stem; '
                              'deep_stem is not supported.')
-        self.block_type = block
         super().__init__(
             depth,
             stem_channels=stem_channels,
@@ -402,16 +416,26 @@ class ResNetDLACifar(ResNetDLA):
             dilations=dilations,
             out_indices=out_indices,
             dsu_reduction=dsu_reduction,
+            block=block,
             **kwargs)
 
-    def get_arch(self, depth: int) -> Tuple[Block, Tuple[int, ...]]:
-        block, per_block = ((Bottleneck, 9) if self.block_type == 'bottleneck'
-                            else (BasicBlock, 6))
+    @classmethod
+    def get_arch(cls,
+                 depth: int,
+                 block: Optional[str] = 'bottleneck'
+                 ) -> Tuple[Block, Tuple[int, ...]]:
+        """Block class and blocks per stage of a CIFAR ResNet: ``n`` blocks
+        per stage for a depth of ``9n + 2`` (``'bottleneck'``) or ``6n + 2``
+        (``'basic'``)."""
+        if block not in BLOCKS:
+            raise ValueError(
+                f"block must be 'bottleneck' or 'basic', got {block!r}.")
+        per_block = 9 if block == 'bottleneck' else 6
         if depth < per_block + 2 or (depth - 2) % per_block:
             raise ValueError(
-                f'depth of a CIFAR ResNet with {self.block_type} blocks must '
-                f'be {per_block}n + 2 (e.g. {per_block * 6 + 2}), got {depth}.')
-        return block, ((depth - 2) // per_block, ) * 3
+                f'depth of a CIFAR ResNet with {block} blocks must be '
+                f'{per_block}n + 2 (e.g. {per_block * 6 + 2}), got {depth}.')
+        return BLOCKS[block], ((depth - 2) // per_block, ) * 3
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         self.conv1 = build_conv_layer(

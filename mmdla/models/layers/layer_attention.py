@@ -200,9 +200,10 @@ class LayerAttention(BaseModule):
             y = pooled.to(dtype)
             k = self.query_kernel.numel()
             windows = F.pad(y, ((k - 1) // 2, (k - 1) // 2)).unfold(-1, k, 1)
-            kernels = torch.stack((self.query_kernel, self.key_kernel),
-                                  1).to(dtype)
-            qk = windows @ kernels  # [N, C, 2]
+            # [2, k]: stacked along dim 0, so that the kernels' gradients
+            # are contiguous slices of its gradient
+            kernels = torch.stack((self.query_kernel, self.key_kernel))
+            qk = windows @ kernels.to(dtype).t()  # [N, C, 2]
             shape = (pooled.shape[0], self.num_heads, self.head_dim)
             return qk[..., 0].view(shape), qk[..., 1].view(shape)
 

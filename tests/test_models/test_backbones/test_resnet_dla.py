@@ -7,9 +7,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdla.models import (DLALightStep, DLAStage, DynamicSharingUnit,
-                          GRUContextCell, LSTMContextCell, MRLALight,
-                          ResNetDLA, ResNetDLACifar)
+from mmdla.models import (BasicBlock, Bottleneck, DLALightStep, DLAStage,
+                          DynamicSharingUnit, GRUContextCell, LSTMContextCell,
+                          MRLALight, ResNetDLA, ResNetDLACifar)
 
 
 def all_norms(model: nn.Module):
@@ -26,6 +26,10 @@ def test_invalid_arguments():
         ResNetDLA(depth=42)
     with pytest.raises(ValueError, match='9n \\+ 2'):
         ResNetDLACifar(depth=57)
+    with pytest.raises(ValueError, match="block must be 'bottleneck'"):
+        ResNetDLACifar(depth=20, block='wide')
+    with pytest.raises(ValueError, match='ResNet-50 has Bottleneck'):
+        ResNetDLA(depth=50, block='basic')
     with pytest.raises(ValueError, match='variant'):
         ResNetDLA(depth=18, variant='large')
     with pytest.raises(ValueError, match='context_cell'):
@@ -65,6 +69,13 @@ def test_out_indices_shapes(depth, channels):
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [channels[1], channels[3]]
+
+
+def test_get_arch_is_a_classmethod_of_both():
+    assert ResNetDLA.get_arch(50) == (Bottleneck, (3, 4, 6, 3))
+    assert ResNetDLA.get_arch(18, 'basic') == (BasicBlock, (2, 2, 2, 2))
+    assert ResNetDLACifar.get_arch(56) == (Bottleneck, (6, 6, 6))
+    assert ResNetDLACifar.get_arch(56, 'basic') == (BasicBlock, (9, 9, 9))
 
 
 def test_cifar_variant():
