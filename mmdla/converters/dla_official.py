@@ -17,22 +17,29 @@ _BACKBONE_RULES: List[Tuple[str, str]] = [
     (r'^(conv1|bn1)\.(.+)$', r'\1.\2'),
     (r'^(layer\d+)\.layers\.(\d+)\.(.+)$', r'\1.\2.\3'),
     (r'^(layer\d+)\.attention\.(\d+)\.layer_attention\.lambda_t$',
-     r'\1.attentions.\2.lambda_t'),
+     r'\1.layer_attention.attentions.\2.lambda_t'),
     (r'^(layer\d+)\.attention\.(\d+)\.layer_attention\.'
-     r'(?:mrla|layer_attention)\.Wq\.weight$', r'\1.attentions.\2.query.weight'),
+     r'(?:mrla|layer_attention)\.Wq\.weight$',
+     r'\1.layer_attention.attentions.\2.query_kernel'),
     (r'^(layer\d+)\.attention\.(\d+)\.layer_attention\.'
-     r'(?:mrla|layer_attention)\.Wk\.weight$', r'\1.attentions.\2.key.weight'),
+     r'(?:mrla|layer_attention)\.Wk\.weight$',
+     r'\1.layer_attention.attentions.\2.key_kernel'),
     (r'^(layer\d+)\.attention\.(\d+)\.layer_attention\.'
-     r'(?:mrla|layer_attention)\.Wv\.weight$', r'\1.attentions.\2.value.weight'),
+     r'(?:mrla|layer_attention)\.Wv\.weight$',
+     r'\1.layer_attention.attentions.\2.value_kernel'),
     (r'^(layer\d+)\.attention\.(\d+)\.bn_layer_attention\.(.+)$',
-     r'\1.attention_norms.\2.\3'),
+     r'\1.layer_attention.norms.\2.\3'),
     (r'^(layer\d+)\.lstm\.w_ih\.0\.seq\.(0|2)\.(weight|bias)$',
-     r'\1.context_cell.input_transform.\2.\3'),
+     r'\1.layer_attention.context_cell.input_transform.\2.\3'),
     (r'^(layer\d+)\.lstm\.w_hh\.0\.seq\.(0|2)\.(weight|bias)$',
-     r'\1.context_cell.hidden_transform.\2.\3'),
-    (r'^(layer\d+)\.(?:extict|excite)\.weight$', r'\1.shortcut_conv.weight'),
+     r'\1.layer_attention.context_cell.hidden_transform.\2.\3'),
+    (r'^(layer\d+)\.(?:extict|excite)\.weight$',
+     r'\1.layer_attention.update_kernel'),
 ]
 _HEAD_RULE = (r'^fc\.(weight|bias)$', r'head.fc.\1')
+# The reference's query and key projections are ``Conv1d(1, 1, k)`` weights
+# ``[1, 1, k]``; mmdla holds the 1-D kernels ``[k]``.
+_KERNEL_1D = re.compile(r'\.(query|key)_kernel$')
 
 
 def _stage_to_layer(key: str) -> str:
@@ -67,7 +74,10 @@ def convert_official_state_dict(
             continue
         for pattern, repl in _BACKBONE_RULES:
             if re.match(pattern, name):
-                converted['backbone.' + re.sub(pattern, repl, name)] = value
+                name = re.sub(pattern, repl, name)
+                if _KERNEL_1D.search(name):
+                    value = value.flatten()
+                converted['backbone.' + name] = value
                 break
         else:
             unmatched.append(key)

@@ -11,11 +11,11 @@ from typing import Any, List
 import pytest
 import torch
 import yaml
-from benchmark import synthetic_batch  # tools/analysis_tools (conftest.py)
-from get_flops import build_model
 from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
 from mmengine.optim import build_optim_wrapper
+
+from mmdla.analysis import build_model, synthetic_batch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / 'configs'

@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from mmdla.models import ResNetDLA, ResNetDLACifar
+from mmdla.models import MRLALightStep, ResNetDLA, ResNetDLACifar
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
@@ -26,4 +26,4 @@ def test_build_in_own_scope():
     with DefaultScope.overwrite_default_scope('mmdla'):
         model = MODELS.build(
             dict(type='ResNetDLA', depth=18, dual_path=False))
-    assert not model.layer1.dual_path
+    assert type(model.layer1.layer_attention) is MRLALightStep

@@ -8,183 +8,32 @@ and an inference step (``predict`` mode, post-processing included) of each
 on the same synthetic batch, and prints a table with the ratios::
 
     python tools/analysis_tools/benchmark.py configs/dla50_8xb32_in1k.py \
-        --device cpu --batch-size 2 --shape 224 224
+        --device cpu --batch-size 2 --shape 224
     python tools/analysis_tools/benchmark.py \
         configs/faster_rcnn_dla50_fpn_1x_coco.py --device cuda --amp \
         --channels-last --batch-size 2
 
-Timings exclude data loading and the data preprocessor (normalisation and
-padding run once, before the loops). Peak memory is the most tensor memory
+``--amp`` runs the forward passes and the loss under bfloat16 autocast, on
+the CPU or a GPU (as in ``benchmark_backbone.py``). ``--shape`` takes S or
+H W. Timings exclude data loading and the data preprocessor (normalisation
+and padding run once, before the loops). Peak memory is the most tensor memory
 held during one step: parameters, gradients, optimizer state, inputs and
 activations. On CUDA it comes from the caching allocator's statistics, on
 the CPU from the PyTorch profiler's allocation events.
 """
 import argparse
-import copy
-import inspect
-import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
-from get_flops import (build_model, default_input_shape, is_detection,
-                       load_config)
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
-from mmengine.registry import MODELS
-from torch import nn
+from mmengine.optim import OptimWrapper
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the queued kernels of ``device`` to finish."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def time_per_call(step: Callable[[], object], iters: int, warmup: int,
-                  device: torch.device) -> float:
-    """Mean wall-clock seconds of one call of ``step``.
-
-    Args:
-        step: The work to time, called ``warmup + iters`` times.
-        iters: Number of timed calls.
-        warmup: Number of untimed calls made first (allocator warm-up,
-            cuDNN algorithm search, lazy initialisation).
-        device: Device the work runs on, synchronised around the timed calls.
-    """
-    if iters < 1:
-        raise ValueError(f'iters must be at least 1, got {iters}')
-    for _ in range(warmup):
-        step()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    synchronize(device)
-    return (time.perf_counter() - start) / iters
-
-
-def tensor_bytes(tensors) -> int:
-    """Total storage of an iterable of tensors (None entries skipped)."""
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
-
-
-def held_bytes(model: nn.Module, optimizer: Optional[torch.optim.Optimizer],
-               batch: dict) -> int:
-    """Tensor memory held between steps: weights, gradients, optimizer
-    state (if an optimizer is given) and the input batch."""
-    state = [] if optimizer is None else [
-        value for param_state in optimizer.state.values()
-        for value in param_state.values() if torch.is_tensor(value)
-    ]
-    return tensor_bytes([
-        *model.parameters(), *(p.grad for p in model.parameters()),
-        *model.buffers(), *state, batch['inputs']
-    ])
-
-
-def peak_memory(step: Callable[[], object], device: torch.device,
-                held: Callable[[], int]) -> int:
-    """Peak tensor memory in bytes during one call of ``step``.
-
-    Args:
-        step: The work to measure, called once.
-        device: Device the work runs on.
-        held: Returns the bytes held before the step (used on the CPU, where
-            the profiler only sees the allocations made during the step).
-    """
-    if device.type == 'cuda':
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        synchronize(device)
-        return torch.cuda.max_memory_allocated(device)
-    baseline = held()
-    with torch.profiler.profile(
-            activities=[torch.profiler.ProfilerActivity.CPU],
-            profile_memory=True) as profiler:
-        step()
-    events = sorted((event.start_ns(), event.nbytes())
-                    for event in profiler.profiler.kineto_results.events()
-                    if event.name() == '[memory]'
-                    and event.device_type() == torch.autograd.DeviceType.CPU)
-    current = peak = 0
-    for _, nbytes in events:
-        current += nbytes
-        peak = max(peak, current)
-    return baseline + peak
-
-
-def plain_counterpart(cfg: Config) -> Config:
-    """The config with its backbone replaced by the same-depth ResNet.
-
-    The ResNet is the one of the config's codebase (``mmdet.ResNet`` or
-    ``mmpretrain.ResNet``); the backbone arguments it accepts are kept and
-    the DLA-only ones (``variant``, ``dual_path``, ...) dropped, as is a
-    pretrained ``init_cfg`` (see :func:`default_initialised`).
-    """
-    backbone = cfg.model.backbone
-    if backbone.type.split('.')[-1] != 'ResNetDLA':
-        raise ValueError(
-            f'No plain ResNet counterpart is defined for a {backbone.type} '
-            'backbone (the CIFAR ResNets of mmdla have no attention-free '
-            'twin in mmpretrain); compare with another config instead, e.g. '
-            '--against configs/mrla110_1xb128_cifar100.py.')
-    resnet_type = f'{cfg.default_scope}.ResNet'
-    resnet_cls = MODELS.get(resnet_type)
-    accepted = inspect.signature(resnet_cls.__init__).parameters
-    plain = {
-        key: value
-        for key, value in backbone.items()
-        if key in accepted and key != 'init_cfg'
-    }
-    plain['type'] = resnet_type
-    counterpart = cfg.copy()
-    counterpart.model = cfg.model.copy()
-    counterpart.model.backbone = ConfigDict(plain)
-    return counterpart
-
-
-def default_initialised(cfg: Config) -> Config:
-    """The config with its backbone's default initialisation.
-
-    A pretrained backbone ``init_cfg`` (the detection configs name an
-    ImageNet checkpoint that may not exist yet) is dropped, so that both
-    models are initialised the way their classes do by default and their
-    heads keep comparable numbers of proposals after NMS.
-    """
-    cfg = copy.deepcopy(cfg)
-    cfg.model.backbone.pop('init_cfg', None)
-    return cfg
-
-
-def synthetic_batch(cfg: Config, batch_size: int, shape: Tuple[int,
-                                                               int]) -> dict:
-    """A batch of random images with random labels (or boxes and masks)."""
-    height, width = shape
-    if is_detection(cfg):
-        from mmdet.testing import demo_mm_inputs
-        return demo_mm_inputs(
-            batch_size=batch_size,
-            image_shapes=[(3, height, width)] * batch_size,
-            num_items=[4] * batch_size,
-            num_classes=cfg.model.roi_head.bbox_head.num_classes,
-            with_mask='mask_head' in cfg.model.roi_head)
-    from mmpretrain.structures import DataSample
-    num_classes = cfg.model.head.num_classes
-    generator = torch.Generator().manual_seed(0)
-    return dict(
-        inputs=[
-            torch.randint(
-                0,
-                256, (3, height, width),
-                generator=generator,
-                dtype=torch.uint8) for _ in range(batch_size)
-        ],
-        data_samples=[
-            DataSample().set_gt_label(index % num_classes)
-            for index in range(batch_size)
-        ])
+from mmdla.analysis import (add_amp_argument, add_shape_argument, amp_autocast,
+                            build_model, default_initialised,
+                            default_input_shape, held_bytes, load_config,
+                            peak_memory, plain_counterpart, synthetic_batch,
+                            time_per_call)
 
 
 def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
@@ -194,7 +43,7 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
     peak memory holds no gradients or optimizer state.
     """
     device = torch.device(args.device)
-    shape = tuple(args.shape) if args.shape else default_input_shape(cfg)
+    shape = args.shape or default_input_shape(cfg)
     memory_format = (
         torch.channels_last if args.channels_last else torch.contiguous_format)
     torch.manual_seed(0)
@@ -213,7 +62,7 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
 
     @torch.no_grad()
     def test_step() -> None:
-        with torch.autocast(device.type, enabled=args.amp):
+        with amp_autocast(device, args.amp):
             model(**test_data, mode='predict')
 
     test_time = time_per_call(test_step, args.iters, args.warmup, device)
@@ -224,12 +73,11 @@ def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
     train_data = preprocess(training=True)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
-    optim_wrapper = (
-        AmpOptimWrapper(optimizer=optimizer) if args.amp else OptimWrapper(
-            optimizer=optimizer))
+    optim_wrapper = OptimWrapper(optimizer=optimizer)
 
     def train_step() -> None:
-        with optim_wrapper.optim_context(model):
+        with optim_wrapper.optim_context(model), amp_autocast(
+                device, args.amp):
             losses = model(**train_data, mode='loss')
         loss, _ = model.parse_losses(losses)
         optim_wrapper.update_params(loss)
@@ -275,21 +123,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='config to compare with (default: CONFIG with a plain ResNet '
         'backbone of the same depth)')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='fp16 mixed precision (AmpOptimWrapper; CUDA only)')
+    add_amp_argument(parser)
     parser.add_argument(
         '--channels-last',
         action='store_true',
         help='channels_last memory format for the weights and inputs')
     parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument(
-        '--shape',
-        type=int,
-        nargs=2,
-        metavar=('H', 'W'),
-        help='image height and width (default: as get_flops.py)')
+    add_shape_argument(
+        parser, help='image height and width (default: as get_flops.py)')
     parser.add_argument('--iters', type=int, default=10, help='timed steps')
     parser.add_argument(
         '--warmup', type=int, default=2, help='untimed steps first')
@@ -303,9 +144,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda was given but no CUDA device is visible; '
                      'use --device cpu.')
-    if args.amp and args.device != 'cuda':
-        parser.error('--amp needs --device cuda (mmengine\'s '
-                     'AmpOptimWrapper runs on GPUs only).')
     return args
 
 

@@ -6,7 +6,9 @@ alternating rounds so that both see the same machine load. Reported: training
 throughput (forward, cross entropy, backward, SGD step), inference throughput
 (eval mode, no grad) and, on CUDA, the peak memory of a training step.
 
-Only torch, mmengine and ``mmcv.cnn`` are needed for the DLA model, so the
+``--amp`` runs the forward passes and the loss under bfloat16 autocast (as in
+``benchmark.py``); ``--shape`` takes S or H W. Only torch, mmengine and
+``mmcv.cnn`` are needed for the DLA model, so the
 script also runs on a GPU machine without the rest of the OpenMMLab stack::
 
     # CPU (baseline: MMPretrain's ResNet-50)
@@ -23,8 +25,9 @@ from typing import Callable, Dict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from benchmark import time_per_call
 
+from mmdla.analysis import (add_amp_argument, add_shape_argument, amp_autocast,
+                            time_per_call)
 from mmdla.models import ResNetDLA
 
 
@@ -71,9 +74,9 @@ def parse_args() -> argparse.Namespace:
                         help='default: torchvision on CUDA, else mmpretrain')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--infer-batch-size', type=int)
-    parser.add_argument('--shape', type=int, default=160)
+    add_shape_argument(parser, default=(160, ), help='image size')
     parser.add_argument('--threads', type=int, help='CPU threads')
-    parser.add_argument('--amp', action='store_true', help='bf16 autocast')
+    add_amp_argument(parser)
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile both models')
@@ -101,11 +104,11 @@ def main() -> None:
         f'mmdla ResNet-{args.depth} DLA-{args.variant[0].upper()}':
         Classifier(dla, dla.feat_dim),
     }
-    x = torch.randn(args.batch_size, 3, args.shape, args.shape,
+    x = torch.randn(args.batch_size, 3, *args.shape,
                     device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 1000, (args.batch_size, ), device=device)
     x_infer = torch.randn(args.infer_batch_size or args.batch_size, 3,
-                          args.shape, args.shape,
+                          *args.shape,
                           device=device).contiguous(memory_format=fmt)
     steps: Dict[str, Dict[str, Callable[[], object]]] = {}
     for name, model in models.items():
@@ -116,8 +119,7 @@ def main() -> None:
 
         def train_step(model=model, forward=forward, optimizer=optimizer):
             model.train()
-            with torch.autocast(device.type, torch.bfloat16,
-                                enabled=args.amp):
+            with amp_autocast(device, args.amp):
                 loss = F.cross_entropy(forward(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -126,8 +128,7 @@ def main() -> None:
         @torch.no_grad()
         def infer_step(model=model, forward=forward):
             model.eval()
-            with torch.autocast(device.type, torch.bfloat16,
-                                enabled=args.amp):
+            with amp_autocast(device, args.amp):
                 forward(x_infer)
 
         steps[name] = dict(train=train_step, infer=infer_step)
@@ -152,7 +153,7 @@ def main() -> None:
              else f'{torch.get_num_threads()} threads')
     print(f'device: {device} ({where})'
           f', torch {torch.__version__}, batch {args.batch_size}, '
-          f'{args.shape}x{args.shape}, amp={args.amp}, '
+          f'{args.shape[0]}x{args.shape[1]}, amp={args.amp}, '
           f'channels_last={args.channels_last}, compile={args.compile}')
     header = ('| model | train img/s | ratio (range) | infer img/s '
               '| ratio (range) |')

@@ -13,28 +13,36 @@ from mmengine.model.weight_init import constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdla.registry import MODELS
-from ..layers import BasicBlock, Bottleneck, DLAStage, ResidualBlock
+from ..layers import (BasicBlock, Bottleneck, DLAStage, LayerAttentionStep,
+                      ResidualBlock, layer_attention_step)
+from ..layers.options import accepted_options, registered_class
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
+BLOCKS = {'basic': BasicBlock, 'bottleneck': Bottleneck}
 
 
 @MODELS.register_module()
 class ResNetDLA(BaseModule):
     """ResNet with Dynamic Layer Attention (DLA-L / DLA-B) or static MRLA.
 
-    A drop-in replacement for MMPretrain's and MMDetection's ``ResNet``: same
-    constructor, same stage layout (``layer1`` ... ``layer4``) and the same
-    parameter names for the ResNet part, plus the layer attention of every
-    stage (``layerN.attentions``, ``layerN.attention_norms``,
-    ``layerN.context_cell``, ``layerN.shortcut_conv``).
+    Takes the place of MMPretrain's and MMDetection's ``ResNet``: the same
+    stage layout (``layer1`` ... ``layer4``), output channels and parameter
+    names for the ResNet part, plus the layer attention of every stage
+    (``layerN.layer_attention``: ``attentions``, ``norms`` and, with DLA,
+    ``context_cell`` and ``update_kernel``). The constructor takes their
+    arguments except MMDetection's ``dcn``, ``stage_with_dcn``, ``plugins``
+    and ``pretrained`` (use ``init_cfg=dict(type='Pretrained', ...)``) and
+    MMPretrain's ``expansion``; ``drop_path_rate`` applies to the attention
+    branch, not to the residual branch as in MMPretrain's ``ResNet``.
 
-    Variants:
+    Kinds of layer attention (``layer_attention``, or the shorthands
+    ``variant`` and ``dual_path``):
 
-    - DLA-L (the paper's ImageNet and COCO model):
+    - DLA-L (the paper's ImageNet and COCO model): ``'DLALightStep'``,
       ``variant='light', dual_path=True``.
-    - DLA-B: ``variant='base', dual_path=True``.
+    - DLA-B: ``'DLABaseStep'``, ``variant='base', dual_path=True``.
     - Static layer attention baselines MRLA-light / MRLA-base:
-      ``dual_path=False``.
+      ``'MRLALightStep'`` / ``'MRLABaseStep'``, ``dual_path=False``.
     - Context cell ablations: ``context_cell='lstm'`` or ``'gru'``.
 
     Args:
@@ -46,41 +54,60 @@ class ResNetDLA(BaseModule):
         num_stages (int): Number of stages, 1 to 4. Defaults to 4.
         strides (Sequence[int]): Stride of the first block of each stage.
         dilations (Sequence[int]): Dilation of each stage.
-        out_indices (Sequence[int]): Stages whose outputs are returned.
-            Defaults to ``(3, )``.
+        out_indices (Sequence[int]): Stages whose outputs are returned, a
+            sequence even for one stage. Defaults to ``(3, )``.
         style (str): ``'pytorch'`` (stride on the 3x3 convolution) or
             ``'caffe'`` (stride on the first 1x1).
         deep_stem (bool): Three 3x3 convolutions instead of the 7x7 stem.
         avg_down (bool): Average-pool before the shortcut projection when
             downsampling.
         frozen_stages (int): Freeze the stem and the first ``frozen_stages``
-            stages, their layer attention, context cell and update
-            convolution included. -1 freezes nothing.
+            stages, their layer attention included. -1 freezes nothing.
         conv_cfg (dict, optional): Config of the ResNet convolutions.
         norm_cfg (dict): Config of every norm layer, the attention norms
             included (e.g. ``dict(type='SyncBN')`` or
-            ``dict(type='GN', num_groups=32)``).
+            ``dict(type='GN', num_groups=32)``; a GN config needs
+            ``num_groups``).
         norm_eval (bool): Keep the BatchNorm layers in eval mode during
             training (frozen statistics).
         with_cp (bool): Gradient checkpointing of every block step
             (non-reentrant, so the context cell shared by a stage's blocks
             receives all its gradients).
         zero_init_residual (bool): Zero the last norm of every block.
-        drop_path_rate (float): DropPath rate of every attention branch
-            (constant over depth, as in the paper).
+        drop_path_rate (float): DropPath rate, in ``[0, 1)``, of the
+            attention branch of every block (``x + DropPath(Norm(o))``,
+            constant over depth, as in the paper). The residual branch of
+            the blocks has none (unlike ``drop_path_rate`` of MMPretrain's
+            ``ResNet``).
         variant (str): ``'light'`` (MRLA-light) or ``'base'`` (MRLA-base).
+            Not used when ``layer_attention`` is given.
         dual_path (bool): DLA's context and update paths; ``False`` gives
-            the static MRLA baseline.
+            the static MRLA baseline. Not used when ``layer_attention`` is
+            given.
+        layer_attention (str | dict, optional): Registered name or config
+            of the :class:`LayerAttentionStep` of every stage, e.g.
+            ``'DLABaseStep'``; replaces ``variant`` and ``dual_path``.
         context_cell (str | dict): ``'dsu'`` (default), ``'lstm'``, ``'gru'``
             or a config dict of a registered context cell.
-        dsu_reduction (int): Reduction ratio of the DSU. Defaults to 16.
+        dsu_reduction (int): ``reduction`` of a context cell that takes one
+            (the DSU), unless the ``context_cell`` config sets it.
+            Defaults to 16.
         head_dim (int): Channels per attention head. Defaults to 32.
         lambda_init (str | float): Initialisation of MRLA-light's per-channel
             ``lambda``: ``'normal'`` (standard normal) or a constant.
         legacy_batch0_context (bool): Reproduce the reference code, whose
             update path uses the first sample's context for the whole batch.
             Only for comparing with its checkpoints; defaults to False.
+        block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
+            to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
+            (checked if given); :class:`ResNetDLACifar` chooses.
         init_cfg (dict | list[dict], optional): Initialisation config.
+
+    ``norm_cfg``, ``drop_path_rate``, ``context_cell``, ``dsu_reduction``,
+    ``head_dim``, ``lambda_init`` and ``legacy_batch0_context`` are passed to
+    the layer attention step if its constructor names them (see
+    :mod:`mmdla.models.layers.options`); values in a ``layer_attention``
+    config take precedence.
 
     Example:
         >>> import torch
@@ -123,11 +150,13 @@ class ResNetDLA(BaseModule):
                  drop_path_rate: float = 0.0,
                  variant: str = 'light',
                  dual_path: bool = True,
+                 layer_attention: Optional[Union[str, dict]] = None,
                  context_cell='dsu',
                  dsu_reduction: int = 16,
                  head_dim: int = 32,
                  lambda_init='normal',
                  legacy_batch0_context: bool = False,
+                 block: Optional[str] = None,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
                      dict(
@@ -136,7 +165,7 @@ class ResNetDLA(BaseModule):
                          layer=['_BatchNorm', 'GroupNorm'])
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
-        block, stage_blocks = self.get_arch(depth)
+        block, stage_blocks = self.get_arch(depth, block)
         if not 1 <= num_stages <= len(stage_blocks):
             raise ValueError(f'num_stages must be in [1, {len(stage_blocks)}]'
                              f', got {num_stages}.')
@@ -144,6 +173,10 @@ class ResNetDLA(BaseModule):
             raise ValueError(
                 f'strides {tuple(strides)} and dilations {tuple(dilations)} '
                 f'must both have num_stages={num_stages} entries.')
+        if not isinstance(out_indices, (list, tuple)):
+            raise ValueError(
+                f'out_indices must be a sequence of stage indices, got '
+                f'{out_indices!r}; write ({out_indices!r}, ) for one stage.')
         if not out_indices or not all(0 <= i < num_stages
                                       for i in out_indices):
             raise ValueError(f'out_indices {tuple(out_indices)} must index '
@@ -152,6 +185,24 @@ class ResNetDLA(BaseModule):
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
                              f'got {frozen_stages}.')
+        if not 0 <= drop_path_rate < 1:
+            raise ValueError(f'drop_path_rate must be in [0, 1), got '
+                             f'{drop_path_rate}.')
+        if norm_cfg.get('type') in ('GN', nn.GroupNorm) and (
+                'num_groups' not in norm_cfg):
+            raise ValueError(
+                f'norm_cfg {norm_cfg} has no num_groups; GroupNorm needs '
+                "one, e.g. dict(type='GN', num_groups=32).")
+        layer_attention = self._layer_attention_cfg(
+            layer_attention or layer_attention_step(variant, dual_path),
+            dict(
+                norm_cfg=norm_cfg,
+                drop_path_rate=drop_path_rate,
+                context_cell=context_cell,
+                dsu_reduction=dsu_reduction,
+                head_dim=head_dim,
+                lambda_init=lambda_init,
+                legacy_batch0_context=legacy_batch0_context))
         self.depth = depth
         self.deep_stem = deep_stem
         self.out_indices = tuple(out_indices)
@@ -177,15 +228,8 @@ class ResNetDLA(BaseModule):
                 avg_down=avg_down,
                 conv_cfg=conv_cfg,
                 norm_cfg=norm_cfg,
-                with_cp=with_cp,
-                drop_path_rate=drop_path_rate,
-                variant=variant,
-                dual_path=dual_path,
-                context_cell=context_cell,
-                dsu_reduction=dsu_reduction,
-                head_dim=head_dim,
-                lambda_init=lambda_init,
-                legacy_batch0_context=legacy_batch0_context)
+                layer_attention=layer_attention,
+                with_cp=with_cp)
             self.add_module(f'layer{i + 1}', stage)
             self.res_layers.append(f'layer{i + 1}')
             in_chs, out_chs = out_chs, out_chs * 2
@@ -193,12 +237,34 @@ class ResNetDLA(BaseModule):
         self._freeze_stages()
 
     @classmethod
-    def get_arch(cls, depth: int) -> Tuple[Block, Tuple[int, ...]]:
-        """Block type and blocks per stage of a depth."""
+    def get_arch(cls,
+                 depth: int,
+                 block: Optional[str] = None) -> Tuple[Block, Tuple[int, ...]]:
+        """Block class and blocks per stage of a ResNet.
+
+        Args:
+            depth (int): One of :attr:`arch_settings`.
+            block (str, optional): ``'basic'`` or ``'bottleneck'``; each
+                depth has one, checked if given.
+        """
         if depth not in cls.arch_settings:
             raise ValueError(f'depth must be one of '
                              f'{tuple(cls.arch_settings)}, got {depth}.')
-        return cls.arch_settings[depth]
+        block_cls, stage_blocks = cls.arch_settings[depth]
+        if block is not None and BLOCKS.get(block) is not block_cls:
+            raise ValueError(
+                f'a ResNet-{depth} has {block_cls.__name__} blocks, got '
+                f'block={block!r}; leave block unset.')
+        return block_cls, stage_blocks
+
+    @staticmethod
+    def _layer_attention_cfg(cfg: Union[str, dict], options: dict) -> dict:
+        """The step config ``cfg`` completed with the ``options`` that its
+        class takes and that it does not set itself."""
+        if isinstance(cfg, str):
+            cfg = dict(type=cfg)
+        step_cls = registered_class(cfg, LayerAttentionStep)
+        return {**accepted_options(step_cls, options), **cfg}
 
     def make_res_layer(self, block: Block, num_blocks: int, in_channels: int,
                        out_channels: int, stride: int, dilation: int,
@@ -206,7 +272,8 @@ class ResNetDLA(BaseModule):
                        norm_cfg: dict, **stage_kwargs) -> DLAStage:
         """Build one stage; override to change its blocks or attention.
 
-        ``stage_kwargs`` are passed to :class:`DLAStage`.
+        ``stage_kwargs`` (``layer_attention``, ``with_cp``) are passed to
+        :class:`DLAStage`.
         """
         downsample = None
         if stride != 1 or in_channels != out_channels:
@@ -230,8 +297,7 @@ class ResNetDLA(BaseModule):
                   style=style, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
             for i in range(num_blocks)
         ]
-        return DLAStage(blocks, out_channels, norm_cfg=norm_cfg,
-                        **stage_kwargs)
+        return DLAStage(blocks, out_channels, **stage_kwargs)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         if self.deep_stem:
@@ -260,7 +326,7 @@ class ResNetDLA(BaseModule):
         return getattr(self, self.norm1_name)
 
     def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The stem: ``[N, C_in, H, W]`` -> ``[N, stem_channels, H/4, W/4]``."""
+        """Stem: ``[N, C_in, H, W]`` -> ``[N, stem_channels, H/4, W/4]``."""
         if self.deep_stem:
             x = self.stem(x)
         else:
@@ -338,13 +404,9 @@ class ResNetDLACifar(ResNetDLA):
                  out_indices: Sequence[int] = (2, ),
                  dsu_reduction: int = 4,
                  **kwargs) -> None:
-        if block not in ('bottleneck', 'basic'):
-            raise ValueError(
-                f"block must be 'bottleneck' or 'basic', got {block!r}.")
         if kwargs.get('deep_stem'):
             raise ValueError('ResNetDLACifar has a fixed 3x3 stem; '
                              'deep_stem is not supported.')
-        self.block_type = block
         super().__init__(
             depth,
             stem_channels=stem_channels,
@@ -354,16 +416,26 @@ class ResNetDLACifar(ResNetDLA):
             dilations=dilations,
             out_indices=out_indices,
             dsu_reduction=dsu_reduction,
+            block=block,
             **kwargs)
 
-    def get_arch(self, depth: int) -> Tuple[Block, Tuple[int, ...]]:
-        block, per_block = ((Bottleneck, 9) if self.block_type == 'bottleneck'
-                            else (BasicBlock, 6))
+    @classmethod
+    def get_arch(cls,
+                 depth: int,
+                 block: Optional[str] = 'bottleneck'
+                 ) -> Tuple[Block, Tuple[int, ...]]:
+        """Block class and blocks per stage of a CIFAR ResNet: ``n`` blocks
+        per stage for a depth of ``9n + 2`` (``'bottleneck'``) or ``6n + 2``
+        (``'basic'``)."""
+        if block not in BLOCKS:
+            raise ValueError(
+                f"block must be 'bottleneck' or 'basic', got {block!r}.")
+        per_block = 9 if block == 'bottleneck' else 6
         if depth < per_block + 2 or (depth - 2) % per_block:
             raise ValueError(
-                f'depth of a CIFAR ResNet with {self.block_type} blocks must '
-                f'be {per_block}n + 2 (e.g. {per_block * 6 + 2}), got {depth}.')
-        return block, ((depth - 2) // per_block, ) * 3
+                f'depth of a CIFAR ResNet with {block} blocks must be '
+                f'{per_block}n + 2 (e.g. {per_block * 6 + 2}), got {depth}.')
+        return BLOCKS[block], ((depth - 2) // per_block, ) * 3
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         self.conv1 = build_conv_layer(

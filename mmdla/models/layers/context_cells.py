@@ -5,7 +5,8 @@ A context cell reads a pooled feature ``x`` of shape ``[N, C]`` and a state
 as a channel gate. The Dynamic Sharing Unit is the paper's cell; standard
 LSTM and GRU cells are offered for ablations.
 """
-from typing import Tuple, Union
+import math
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmdla.registry import MODELS
+from .legacy_keys import rename_legacy_keys
+from .options import accepted_options, registered_class
 
 State = Tuple[torch.Tensor, torch.Tensor]
 
@@ -64,12 +67,21 @@ class ContextCell(BaseModule):
 
 
 class _LowRankMLP(nn.Sequential):
-    """``Linear(C -> C/r) -> ReLU -> Linear(C/r -> out)``, biases on."""
+    """``Linear(C -> C/r) -> ReLU -> Linear(C/r -> out)``, biases on.
+
+    The input is cast to the dtype of the weights (e.g. the fp32 spatial
+    means fed to a half-precision model); under autocast the products run
+    in the autocast dtype as usual.
+    """
 
     def __init__(self, channels: int, hidden: int, out_channels: int) -> None:
         super().__init__(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., C]`` -> ``[..., out]``."""
+        return super().forward(x.to(self[0].weight.dtype))
 
 
 @MODELS.register_module()
@@ -86,7 +98,9 @@ class DynamicSharingUnit(ContextCell):
     Args:
         channels (int): Input and hidden size ``C``.
         reduction (int): Bottleneck ratio ``r`` of ``W_ih`` and ``W_hh``
-            (hidden width ``C // r``). Defaults to 16.
+            (hidden width ``C // r``). Defaults to 16. A backbone's
+            ``dsu_reduction`` is passed as this argument unless the cell's
+            config sets it.
     """
 
     def __init__(self, channels: int, reduction: int = 16,
@@ -113,34 +127,61 @@ class DynamicSharingUnit(ContextCell):
         return torch.sigmoid(c), c
 
 
-class _TorchCellProjections(ContextCell):
-    """A context cell that holds a :mod:`torch.nn` RNN cell as ``cell`` (so
-    that its parameters keep their names) and evaluates its projections
-    apart from its gates."""
+class _GatedRNNCell(ContextCell):
+    """A context cell with the parameters of a :mod:`torch.nn` RNN cell.
 
-    cell_type: type  # set by the subclasses: nn.LSTMCell, nn.GRUCell
+    Holds ``weight_ih`` ``[G * C, C]``, ``weight_hh`` ``[G * C, C]``,
+    ``bias_ih`` and ``bias_hh`` ``[G * C]`` for ``G = num_gates``, named and
+    initialised (uniform in ``+-1 / sqrt(C)``) as in
+    :class:`torch.nn.LSTMCell` and :class:`torch.nn.GRUCell`, so that the
+    state dicts are interchangeable. Inputs are cast to the parameters'
+    dtype.
+    """
+
+    num_gates: int  # set by the subclasses
+    # 2: the parameters are the cell's own; version 1 held a torch RNN cell
+    # as ``cell`` (``cell.weight_ih``, ...).
+    _version = 2
 
     def __init__(self, channels: int, init_cfg=None) -> None:
         super().__init__(channels, init_cfg=init_cfg)
-        self.cell = self.cell_type(channels, channels)
+        size = self.num_gates * channels
+        self.weight_ih = nn.Parameter(torch.empty(size, channels))
+        self.weight_hh = nn.Parameter(torch.empty(size, channels))
+        self.bias_ih = nn.Parameter(torch.empty(size))
+        self.bias_hh = nn.Parameter(torch.empty(size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.channels)
+        for param in self.parameters():
+            nn.init.uniform_(param, -bound, bound)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, *args, **kwargs) -> None:
+        if local_metadata.get('version', 1) < 2:
+            rename_legacy_keys(state_dict, prefix, {'cell.': ''})
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
 
     def project_input(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.cell.weight_ih, self.cell.bias_ih)
+        return F.linear(
+            x.to(self.weight_ih.dtype), self.weight_ih, self.bias_ih)
 
     def project_hidden(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(h, self.cell.weight_hh, self.cell.bias_hh)
+        return F.linear(
+            h.to(self.weight_hh.dtype), self.weight_hh, self.bias_hh)
 
 
 @MODELS.register_module()
-class LSTMContextCell(_TorchCellProjections):
+class LSTMContextCell(_GatedRNNCell):
     """A standard LSTM cell as context cell (ablation).
 
-    Computes what :class:`torch.nn.LSTMCell` computes, with its parameters
-    (``cell.weight_ih`` ...), split into the projections of
-    :class:`ContextCell`.
+    Computes what :class:`torch.nn.LSTMCell` computes with the same
+    parameters, split into the projections of :class:`ContextCell`.
     """
 
-    cell_type = nn.LSTMCell
+    num_gates = 4
 
     def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
                 c: torch.Tensor) -> State:
@@ -150,15 +191,15 @@ class LSTMContextCell(_TorchCellProjections):
 
 
 @MODELS.register_module()
-class GRUContextCell(_TorchCellProjections):
+class GRUContextCell(_GatedRNNCell):
     """A standard GRU cell as context cell (ablation).
 
-    Computes what :class:`torch.nn.GRUCell` computes, with its parameters,
-    split into the projections of :class:`ContextCell`. A GRU has no cell
-    state: ``c`` is returned equal to ``h``.
+    Computes what :class:`torch.nn.GRUCell` computes with the same
+    parameters, split into the projections of :class:`ContextCell`. A GRU
+    has no cell state: ``c`` is returned equal to ``h``.
     """
 
-    cell_type = nn.GRUCell
+    num_gates = 3
 
     def combine(self, x_proj: torch.Tensor, h_proj: torch.Tensor,
                 c: torch.Tensor) -> State:
@@ -178,15 +219,19 @@ CONTEXT_CELLS = {
 }
 
 
-def build_context_cell(cfg: Union[str, dict], channels: int,
-                       reduction: int) -> ContextCell:
-    """Build a context cell.
+def build_context_cell(cfg: Union[str, dict],
+                       channels: int,
+                       reduction: Optional[int] = None) -> ContextCell:
+    """Build a context cell with ``MODELS.build``.
 
     Args:
-        cfg (str | dict): ``'dsu'``, ``'lstm'``, ``'gru'``, or a config dict
+        cfg (str | dict): ``'dsu'``, ``'lstm'``, ``'gru'`` (short for
+            ``dict(type='DynamicSharingUnit')``, ...), or a config dict
             whose ``type`` names a registered :class:`ContextCell`.
-        channels (int): Input and hidden size ``C``.
-        reduction (int): Default reduction ratio of a DSU.
+        channels (int): Input and hidden size ``C``, passed to every cell.
+        reduction (int, optional): Passed as ``reduction`` to a cell whose
+            constructor takes one (the DSU), unless ``cfg`` sets it (see
+            :mod:`mmdla.models.layers.options`).
     """
     if isinstance(cfg, str):
         if cfg not in CONTEXT_CELLS:
@@ -194,13 +239,10 @@ def build_context_cell(cfg: Union[str, dict], channels: int,
                              f'{sorted(CONTEXT_CELLS)} or a config dict, '
                              f'got {cfg!r}.')
         cfg = dict(type=CONTEXT_CELLS[cfg])
-    kwargs = dict(cfg)
-    cell_type = kwargs.pop('type')
-    cell_cls = MODELS.get(cell_type) if isinstance(cell_type,
-                                                    str) else cell_type
-    if cell_cls is None or not issubclass(cell_cls, ContextCell):
-        raise ValueError(f'context_cell type {cell_type!r} is not a '
-                         f'registered ContextCell of mmdla.')
-    if issubclass(cell_cls, DynamicSharingUnit):
-        kwargs.setdefault('reduction', reduction)
-    return cell_cls(channels, **kwargs)
+    options = {} if reduction is None else dict(reduction=reduction)
+    cell_cls = registered_class(cfg, ContextCell)
+    # built by class, so that the default scope (mmdet, ...) does not matter
+    return MODELS.build(
+        dict(cfg, type=cell_cls),
+        default_args=dict(
+            channels=channels, **accepted_options(cell_cls, options)))

@@ -14,6 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from .legacy_keys import rename_legacy_keys
+
 
 def eca_kernel_size(channels: int) -> int:
     """Odd kernel size of the ECA rule: ``t = int(|(log2(C) + 1) / 2|)``."""
@@ -46,6 +48,13 @@ def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
     a full-size tensor.
     """
     return _GlobalAvgPool.apply(x)
+
+
+def kaiming_init_depthwise(kernel: torch.Tensor) -> None:
+    """Draw a depthwise kernel ``[C, 1, kh, kw]`` as MMEngine's default
+    ``Kaiming`` init draws a convolution's weight (normal, fan-out, ReLU
+    gain)."""
+    nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
 
 
 def gated_depthwise_conv(x: torch.Tensor,
@@ -99,13 +108,32 @@ def gated_depthwise_conv(x: torch.Tensor,
 
 
 class LayerAttention(BaseModule):
-    """Query, key and value projections shared by the MRLA modules.
+    """Query, key and value kernels shared by the MRLA modules.
+
+    The kernels are plain parameters, read by :meth:`query_key` and
+    :meth:`value_conv`:
+
+    - ``query_kernel``, ``key_kernel`` ``[k]``: 1-D cross-correlation
+      kernels over the channel descriptor ``GAP(x)`` (ECA kernel size ``k``,
+      zero padding ``(k - 1) / 2``, no bias);
+    - ``value_kernel`` ``[C, 1, 3, 3]``: a depthwise 3x3 kernel (padding 1,
+      no bias).
+
+    At construction the kernels are drawn as PyTorch draws the weights of
+    the equivalent ``Conv1d`` and ``Conv2d`` (uniform in
+    ``+-1 / sqrt(fan_in)``); :meth:`init_weights` redraws the value kernel
+    as mmdla's backbones initialise their convolutions (Kaiming normal,
+    fan-out, ReLU gain).
 
     Args:
         channels (int): Channels ``C`` of the attended features.
         head_dim (int): Channels per head. ``C`` must be divisible by it;
             fewer than ``head_dim`` channels form a single head.
     """
+    # 2: plain kernels ``query_kernel`` ``[k]``, ``key_kernel``,
+    # ``value_kernel`` instead of the weights of the ``query``, ``key`` and
+    # ``value`` convolutions of version 1.
+    _version = 2
 
     def __init__(self, channels: int, head_dim: int = 32,
                  init_cfg=None) -> None:
@@ -118,20 +146,47 @@ class LayerAttention(BaseModule):
         self.head_dim = min(head_dim, channels)
         self.num_heads = channels // self.head_dim
         k = eca_kernel_size(channels)
-        self.query = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
-        self.key = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
-        self.value = nn.Conv2d(
-            channels, channels, 3, padding=1, groups=channels, bias=False)
+        self.query_kernel = nn.Parameter(torch.empty(k))
+        self.key_kernel = nn.Parameter(torch.empty(k))
+        self.value_kernel = nn.Parameter(torch.empty(channels, 1, 3, 3))
+        self.reset_kernels()
+
+    def reset_kernels(self) -> None:
+        """Draw the kernels uniformly in ``+-1 / sqrt(fan_in)``."""
+        for kernel in (self.query_kernel, self.key_kernel, self.value_kernel):
+            bound = 1 / math.sqrt(kernel[0].numel() if kernel.dim() > 1 else
+                                  kernel.numel())
+            nn.init.uniform_(kernel, -bound, bound)
+
+    def init_weights(self) -> None:
+        """Kaiming-normal value kernel (fan-out, ReLU gain)."""
+        super().init_weights()
+        kaiming_init_depthwise(self.value_kernel)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, *args, **kwargs) -> None:
+        if local_metadata.get('version', 1) < 2:
+            rename_legacy_keys(
+                state_dict, prefix, {
+                    'query.weight': 'query_kernel',
+                    'key.weight': 'key_kernel',
+                    'value.weight': 'value_kernel'
+                })
+            for name in ('query_kernel', 'key_kernel'):
+                if prefix + name in state_dict:  # [1, 1, k] -> [k]
+                    state_dict[prefix + name] = state_dict[prefix +
+                                                           name].flatten()
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
 
     def query_key(self,
                   pooled: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-head queries and keys in fp32.
 
-        The two 1-D convolutions over the channel descriptor are evaluated
-        together, as one product of its sliding windows ``[N, C, k]`` with
-        the stacked kernels ``[k, 2]`` (the same cross-correlation as the
-        ``query`` and ``key`` convolutions, without two tiny convolution
-        calls and their backward passes).
+        The two 1-D cross-correlations over the channel descriptor are
+        evaluated together, as one product of its sliding windows
+        ``[N, C, k]`` with the stacked kernels ``[k, 2]`` (without two tiny
+        convolution calls and their backward passes).
 
         Args:
             pooled (Tensor): ``GAP(x)``, ``[N, C]``.
@@ -141,19 +196,21 @@ class LayerAttention(BaseModule):
             ``[N, G, head_dim]``, in float32 or wider.
         """
         with torch.autocast(pooled.device.type, enabled=False):
-            y = pooled.to(torch.promote_types(pooled.dtype, torch.float32))
-            k = self.query.kernel_size[0]
+            dtype = torch.promote_types(pooled.dtype, torch.float32)
+            y = pooled.to(dtype)
+            k = self.query_kernel.numel()
             windows = F.pad(y, ((k - 1) // 2, (k - 1) // 2)).unfold(-1, k, 1)
-            kernels = torch.cat((self.query.weight, self.key.weight)).view(
-                2, k).to(y.dtype)
-            qk = windows @ kernels.t()  # [N, C, 2]
+            # [2, k]: stacked along dim 0, so that the kernels' gradients
+            # are contiguous slices of its gradient
+            kernels = torch.stack((self.query_kernel, self.key_kernel))
+            qk = windows @ kernels.to(dtype).t()  # [N, C, 2]
             shape = (pooled.shape[0], self.num_heads, self.head_dim)
             return qk[..., 0].view(shape), qk[..., 1].view(shape)
 
     def value_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Values ``V = DWConv3x3(x)``, ``[N, C, H, W]``."""
         return F.conv2d(
-            x, self.value.weight.to(x.dtype), padding=1, groups=self.channels)
+            x, self.value_kernel.to(x.dtype), padding=1, groups=self.channels)
 
     def expand_heads(self, gates: torch.Tensor) -> torch.Tensor:
         """``[N, G]`` per-head gates -> ``[N, C]`` per-channel."""
@@ -216,41 +273,11 @@ class MRLALight(LayerAttention):
         """
         if pooled is None:
             pooled = global_avg_pool(x)
-        out = gated_depthwise_conv(x, self.value.weight,
+        out = gated_depthwise_conv(x, self.value_kernel,
                                    self.head_gates(pooled))
         if prev is not None:
             out = out + self.lambda_t.to(out.dtype) * prev
         return out
-
-    def forward_updated(self, x: torch.Tensor, pooled: torch.Tensor,
-                        shortcut: torch.Tensor, gate: torch.Tensor,
-                        update_weight: torch.Tensor) -> torch.Tensor:
-        """DLA-L: attend with the updated shortcut as previous output.
-
-        Computes ``forward(x, prev=shortcut * gate + DWConv(shortcut))``
-        with the per-channel factors folded into the two depthwise
-        convolutions (see :func:`gated_depthwise_conv`)::
-
-            o = DWConv_w(shortcut) * lambda + shortcut * (lambda * gate)
-                + DWConv_v(x) * a
-
-        Args:
-            x (Tensor): Block output, ``[N, C, H, W]``.
-            pooled (Tensor): ``GAP(x)``, ``[N, C]``.
-            shortcut (Tensor): The block's shortcut ``r_t``,
-                ``[N, C, H, W]``.
-            gate (Tensor): Update gate ``d_t``, ``[N, C]``.
-            update_weight (Tensor): The stage's depthwise update kernel,
-                ``[C, 1, 3, 3]``.
-
-        Returns:
-            Tensor: ``o_t``, ``[N, C, H, W]``.
-        """
-        lam = self.lambda_t.view(1, -1)
-        return gated_depthwise_conv(
-            shortcut, update_weight, lam, lam * gate.to(lam.dtype)
-        ) + gated_depthwise_conv(x, self.value.weight,
-                                 self.head_gates(pooled))
 
 
 class MRLABase(LayerAttention):

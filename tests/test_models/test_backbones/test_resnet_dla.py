@@ -7,9 +7,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdla.models import (DLAStage, DynamicSharingUnit, GRUContextCell,
-                          LSTMContextCell, MRLALight, ResNetDLA,
-                          ResNetDLACifar)
+from mmdla.models import (BasicBlock, Bottleneck, DLALightStep, DLAStage,
+                          DynamicSharingUnit, GRUContextCell, LSTMContextCell,
+                          MRLALight, ResNetDLA, ResNetDLACifar)
 
 
 def all_norms(model: nn.Module):
@@ -26,6 +26,10 @@ def test_invalid_arguments():
         ResNetDLA(depth=42)
     with pytest.raises(ValueError, match='9n \\+ 2'):
         ResNetDLACifar(depth=57)
+    with pytest.raises(ValueError, match="block must be 'bottleneck'"):
+        ResNetDLACifar(depth=20, block='wide')
+    with pytest.raises(ValueError, match='ResNet-50 has Bottleneck'):
+        ResNetDLA(depth=50, block='basic')
     with pytest.raises(ValueError, match='variant'):
         ResNetDLA(depth=18, variant='large')
     with pytest.raises(ValueError, match='context_cell'):
@@ -36,6 +40,15 @@ def test_invalid_arguments():
         ResNetDLA(depth=18, head_dim=48)
     with pytest.raises(ValueError, match='reduction'):
         ResNetDLA(depth=18, dsu_reduction=128)
+    with pytest.raises(ValueError, match='DLAHeavyStep.*DLABaseStep'):
+        ResNetDLA(depth=18, layer_attention='DLAHeavyStep')
+    for rate in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r'drop_path_rate .*\[0, 1\)'):
+            ResNetDLA(depth=18, drop_path_rate=rate)
+    with pytest.raises(ValueError, match=r'out_indices .*\(3, \)'):
+        ResNetDLA(depth=18, out_indices=3)
+    with pytest.raises(ValueError, match='num_groups'):
+        ResNetDLA(depth=18, norm_cfg=dict(type='GN'))
 
 
 @pytest.mark.parametrize('depth,channels', [
@@ -58,6 +71,13 @@ def test_out_indices_shapes(depth, channels):
     assert [o.shape[1] for o in outs] == [channels[1], channels[3]]
 
 
+def test_get_arch_is_a_classmethod_of_both():
+    assert ResNetDLA.get_arch(50) == (Bottleneck, (3, 4, 6, 3))
+    assert ResNetDLA.get_arch(18, 'basic') == (BasicBlock, (2, 2, 2, 2))
+    assert ResNetDLACifar.get_arch(56) == (Bottleneck, (6, 6, 6))
+    assert ResNetDLACifar.get_arch(56, 'basic') == (BasicBlock, (9, 9, 9))
+
+
 def test_cifar_variant():
     model = ResNetDLACifar(depth=20, block='basic', out_indices=(0, 1, 2))
     outs = model(torch.rand(2, 3, 32, 32))
@@ -65,7 +85,8 @@ def test_cifar_variant():
                                               (2, 64, 8, 8)]
     model = ResNetDLACifar(depth=29)
     assert model.stage_blocks == (3, 3, 3)
-    assert model.layer1.context_cell.input_transform[0].out_features == 16
+    cell = model.layer1.layer_attention.context_cell
+    assert cell.input_transform[0].out_features == 16
     assert tuple(model(torch.rand(1, 3, 32, 32))[0].shape) == (1, 256, 8, 8)
 
 
@@ -114,15 +135,18 @@ def test_frozen_stages():
     for i in range(1, 5):
         stage = getattr(model, f'layer{i}')
         frozen = i <= frozen_stages
-        dla_modules = [stage.attentions, stage.attention_norms,
-                       stage.context_cell, stage.shortcut_conv]
-        for m in [stage] + dla_modules:
+        step = stage.layer_attention
+        dla_modules = [step.attentions, step.norms, step.context_cell]
+        for m in [stage, step] + dla_modules:
             assert m.training != frozen
             for param in m.parameters():
                 assert param.requires_grad != frozen
+        assert step.update_kernel.requires_grad != frozen
     model(torch.rand(2, 3, 64, 64))[-1].sum().backward()
-    assert model.layer1.attentions[0].value.weight.grad is None
-    assert model.layer3.attentions[0].value.weight.grad is not None
+    attention = model.layer1.layer_attention.attentions[0]
+    assert attention.value_kernel.grad is None
+    attention = model.layer3.layer_attention.attentions[0]
+    assert attention.value_kernel.grad is not None
 
 
 def test_norm_eval():
@@ -130,7 +154,7 @@ def test_norm_eval():
     model.train()
     norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert norms and all(not m.training for m in norms)
-    assert model.layer1.attentions.training
+    assert model.layer1.layer_attention.attentions.training
 
 
 @pytest.mark.parametrize('norm_cfg,norm_type', [
@@ -176,8 +200,9 @@ def test_with_cp_same_outputs_and_gradients(variant):
         torch.testing.assert_close(grads[0][name], grads[1][name],
                                    rtol=1e-4, atol=1e-6, msg=name)
     # The stage-shared context cell receives gradient through checkpoints.
-    assert grads[1]['layer1.context_cell.hidden_transform.0.weight'].abs(
-    ).sum() > 0
+    assert grads[1][
+        'layer1.layer_attention.context_cell.hidden_transform.0.weight'].abs(
+        ).sum() > 0
 
 
 def test_every_parameter_gets_a_gradient():
@@ -198,13 +223,14 @@ def test_zero_init_residual(zero_init):
     for norm in last_norms:
         assert torch.all(norm.weight == 0) == zero_init
     # The attention norms start at one either way.
-    assert torch.all(model.layer1.attention_norms[0].weight == 1)
+    assert torch.all(model.layer1.layer_attention.norms[0].weight == 1)
 
 
 def test_drop_path():
     model = ResNetDLA(depth=18, drop_path_rate=0.5)
-    assert model.layer1.drop_path.drop_prob == 0.5
-    assert isinstance(ResNetDLA(depth=18).layer1.drop_path, nn.Identity)
+    assert model.layer1.layer_attention.drop_path.drop_prob == 0.5
+    assert isinstance(
+        ResNetDLA(depth=18).layer1.layer_attention.drop_path, nn.Identity)
     x = torch.rand(4, 3, 32, 32)
     model.train()
     torch.manual_seed(0)
@@ -241,7 +267,7 @@ def test_init_from_pretrained_with_prefix(tmp_path):
 def test_bf16_autocast_forward():
     model = ResNetDLA(depth=18, out_indices=(3, )).eval()
     x = torch.rand(2, 3, 64, 64)
-    attention = model.layer2.attentions[0]
+    attention = model.layer2.layer_attention.attentions[0]
     with torch.no_grad():
         ref = model(x)[0]
         with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -258,13 +284,15 @@ def test_bf16_autocast_forward():
                                             ('gru', GRUContextCell)])
 def test_context_cells(cell, cell_type):
     model = ResNetDLA(depth=18, context_cell=cell)
-    assert isinstance(model.layer3.context_cell, cell_type)
+    context_cell = model.layer3.layer_attention.context_cell
+    assert isinstance(context_cell, cell_type)
     out = model(torch.rand(2, 3, 32, 32))[0]
     out.sum().backward()
-    assert model.layer3.context_cell.parameters().__next__().grad is not None
+    assert all(p.grad is not None for p in context_cell.parameters())
     custom = ResNetDLA(
         depth=18, context_cell=dict(type='DynamicSharingUnit', reduction=4))
-    assert custom.layer1.context_cell.input_transform[0].out_features == 16
+    context_cell = custom.layer1.layer_attention.context_cell
+    assert context_cell.input_transform[0].out_features == 16
 
 
 def test_dsu_equations():
@@ -288,18 +316,19 @@ def test_dsu_equations():
 def reference_mrla_light_stage(stage: DLAStage, x: torch.Tensor):
     """Static MRLA-light written out from the MRLA equations."""
     prev = None
-    for block, attention, norm in zip(stage.blocks, stage.attentions,
-                                      stage.attention_norms):
+    step = stage.layer_attention
+    for block, attention, norm in zip(stage.blocks, step.attentions,
+                                      step.norms):
         x, _ = block(x)
         n, c = x.shape[:2]
         heads = c // attention.head_dim
         y = x.mean((2, 3)).view(n, 1, c)
-        k = attention.query.kernel_size[0]
-        q = F.conv1d(y, attention.query.weight, padding=k // 2)
-        kk = F.conv1d(y, attention.key.weight, padding=k // 2)
+        k = attention.query_kernel.numel()
+        q = F.conv1d(y, attention.query_kernel.view(1, 1, k), padding=k // 2)
+        kk = F.conv1d(y, attention.key_kernel.view(1, 1, k), padding=k // 2)
         score = (q.view(n, heads, -1) * kk.view(n, heads, -1)).sum(-1)
         a = torch.sigmoid(score / math.sqrt(c / heads))
-        v = F.conv2d(x, attention.value.weight, padding=1, groups=c)
+        v = F.conv2d(x, attention.value_kernel, padding=1, groups=c)
         o = (v.view(n, heads, -1) * a[..., None]).view_as(v)
         if prev is not None:
             o = o + attention.lambda_t * prev
@@ -311,20 +340,22 @@ def reference_mrla_light_stage(stage: DLAStage, x: torch.Tensor):
 def reference_mrla_base_stage(stage: DLAStage, x: torch.Tensor):
     """Static MRLA-base written out from the MRLA equations."""
     keys, values = [], []
-    for block, attention, norm in zip(stage.blocks, stage.attentions,
-                                      stage.attention_norms):
+    step = stage.layer_attention
+    for block, attention, norm in zip(stage.blocks, step.attentions,
+                                      step.norms):
         x, _ = block(x)
         n, c, hh, ww = x.shape
         heads, d = c // attention.head_dim, attention.head_dim
         y = x.mean((2, 3)).view(n, 1, c)
-        k = attention.query.kernel_size[0]
-        q = F.conv1d(y, attention.query.weight, padding=k // 2).view(
-            n, heads, d)
+        k = attention.query_kernel.numel()
+        q = F.conv1d(
+            y, attention.query_kernel.view(1, 1, k),
+            padding=k // 2).view(n, heads, d)
         keys.append(
-            F.conv1d(y, attention.key.weight, padding=k // 2).view(
-                n, heads, d))
+            F.conv1d(y, attention.key_kernel.view(1, 1, k),
+                     padding=k // 2).view(n, heads, d))
         values.append(
-            F.conv2d(x, attention.value.weight, padding=1,
+            F.conv2d(x, attention.value_kernel, padding=1,
                      groups=c).view(n, heads, d, hh, ww))
         scores = torch.stack([(q * kj).sum(-1) for kj in keys], 0)
         weights = torch.softmax(scores / math.sqrt(d), dim=0)
@@ -349,7 +380,7 @@ def test_static_variant_equals_mrla(variant, reference):
             norm.bias.normal_()
     # float64, so that reassociated but equal arithmetic agrees tightly
     model.eval().double()
-    assert not hasattr(model.layer1, 'context_cell')
+    assert not hasattr(model.layer1.layer_attention, 'context_cell')
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
         outs = model(x)
@@ -373,10 +404,8 @@ def test_loads_plain_resnet_weights():
     model = ResNetDLA(depth=18)
     result = model.load_state_dict(resnet.state_dict(), strict=False)
     assert not result.unexpected_keys
-    assert all(
-        any(part in k for part in ('attention', 'context_cell',
-                                   'shortcut_conv'))
-        for k in result.missing_keys)
+    assert result.missing_keys and all(
+        k.split('.')[1] == 'layer_attention' for k in result.missing_keys)
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -396,19 +425,95 @@ def test_compiles_without_graph_breaks(kwargs):
 def test_fused_update_equals_its_definition(memory_format):
     """DLA-L's folded computation equals ``V * a + lambda * r'``."""
     torch.manual_seed(0)
-    attention = MRLALight(64)
-    update = torch.randn(64, 1, 3, 3)
+    step = DLALightStep(64, num_blocks=2)
+    attention = step.attentions[1]
     x, shortcut = (
         torch.randn(2, 64, 6, 6).contiguous(memory_format=memory_format)
         for _ in range(2))
     gate = torch.rand(2, 64)
     pooled = x.mean((2, 3))
     updated = shortcut * gate[..., None, None] + F.conv2d(
-        shortcut, update, padding=1, groups=64)
-    values = F.conv2d(x, attention.value.weight, padding=1, groups=64)
+        shortcut, step.update_kernel, padding=1, groups=64)
+    values = F.conv2d(x, attention.value_kernel, padding=1, groups=64)
     expected = values * attention.head_gates(pooled)[..., None, None] + (
         attention.lambda_t * updated)
     torch.testing.assert_close(
-        attention.forward_updated(x, pooled, shortcut, gate, update),
-        expected)
+        step.attend(1, x, pooled, shortcut, gate), expected)
     torch.testing.assert_close(attention(x, updated), expected)
+
+
+@pytest.mark.parametrize('variant,dual_path,step', [
+    ('light', True, 'DLALightStep'),
+    ('base', True, 'DLABaseStep'),
+    ('light', False, 'MRLALightStep'),
+    ('base', False, 'MRLABaseStep'),
+])
+def test_layer_attention_by_name_equals_shorthand(variant, dual_path, step):
+    torch.manual_seed(0)
+    shorthand = ResNetDLACifar(
+        depth=20, variant=variant, dual_path=dual_path).eval()
+    named = ResNetDLACifar(depth=20, layer_attention=step).eval()
+    for stage in (named.layer1, named.layer2, named.layer3):
+        assert type(stage.layer_attention).__name__ == step
+    named.load_state_dict(shorthand.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(named(x), shorthand(x))
+
+
+def test_backbone_options_reach_the_step_and_cell():
+    model = ResNetDLA(
+        depth=18,
+        layer_attention=dict(type='DLALightStep', lambda_init=0.25),
+        lambda_init=0.5,  # the step's config takes precedence
+        head_dim=16,
+        dsu_reduction=8,
+        drop_path_rate=0.1,
+        norm_cfg=dict(type='GN', num_groups=4))
+    step = model.layer2.layer_attention
+    assert torch.all(step.attentions[0].lambda_t == 0.25)
+    assert step.attentions[0].head_dim == 16
+    assert step.context_cell.input_transform[0].out_features == 128 // 8
+    assert step.drop_path.drop_prob == 0.1
+    assert isinstance(step.norms[0], nn.GroupNorm)
+    # MRLA-base takes no lambda_init and no context cell: not passed to it
+    base = ResNetDLA(depth=18, layer_attention='MRLABaseStep',
+                     lambda_init=0.5, context_cell='gru')
+    assert not hasattr(base.layer1.layer_attention, 'context_cell')
+
+
+@pytest.mark.parametrize('context_cell,hidden', [
+    (dict(type='DynamicSharingUnit'), 64 // 4),
+    (dict(type='mmdla.DynamicSharingUnit', reduction=2), 64 // 2),
+    ('dsu', 64 // 4),
+])
+def test_dsu_reduction_is_the_default_of_the_cell(context_cell, hidden):
+    model = ResNetDLA(depth=18, dsu_reduction=4, context_cell=context_cell)
+    cell = model.layer1.layer_attention.context_cell
+    assert cell.input_transform[0].out_features == hidden
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(variant='light'),
+    dict(variant='base'),
+    dict(variant='light', dual_path=False),
+    dict(variant='base', dual_path=False),
+])
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_low_precision_model(kwargs, dtype):
+    """``model.to(dtype)`` runs on the CPU, as a plain ResNet does, and
+    stays close to the float32 model."""
+    torch.manual_seed(0)
+    model = ResNetDLACifar(depth=20, block='basic', **kwargs)
+    model.init_weights()
+    model.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)[0]
+        out = model.to(dtype)(x.to(dtype))[0]
+    assert out.dtype == dtype
+    assert ((out.float() - ref).norm() / ref.norm()) < 0.05
+    model.train()
+    model(x.to(dtype))[0].float().square().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(grad.dtype == dtype for grad in grads)

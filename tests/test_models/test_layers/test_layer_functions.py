@@ -4,8 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmdla.models import (DynamicSharingUnit, GRUContextCell,
-                          LSTMContextCell, MRLALight)
+from mmdla.models import (DynamicSharingUnit, GRUContextCell, LSTMContextCell,
+                          MRLALight)
 from mmdla.models.layers.layer_attention import (gated_depthwise_conv,
                                                  global_avg_pool)
 
@@ -72,10 +72,12 @@ def test_query_key_equal_the_1d_convolutions():
     attention = MRLALight(256, head_dim=32)
     pooled = torch.randn(4, 256)
     q, k = attention.query_key(pooled)
-    assert attention.query.kernel_size[0] == 5
+    assert attention.query_kernel.shape == attention.key_kernel.shape == (5, )
     y = pooled.unsqueeze(1)
-    torch.testing.assert_close(q, attention.query(y).view(4, 8, 32))
-    torch.testing.assert_close(k, attention.key(y).view(4, 8, 32))
+    for got, kernel in ((q, attention.query_kernel),
+                        (k, attention.key_kernel)):
+        expected = F.conv1d(y, kernel.view(1, 1, 5), padding=2)
+        torch.testing.assert_close(got, expected.view(4, 8, 32))
 
 
 @pytest.mark.parametrize('cell_type', [LSTMContextCell, GRUContextCell])
@@ -84,7 +86,9 @@ def test_ablation_cells_equal_torch_cells(cell_type):
     :class:`nn.GRUCell` with the same parameters."""
     torch.manual_seed(0)
     cell = cell_type(32)
-    reference: nn.Module = cell.cell
+    reference = (nn.LSTMCell if cell_type is LSTMContextCell else
+                 nn.GRUCell)(32, 32)
+    reference.load_state_dict(cell.state_dict(), strict=True)
     x, h = torch.randn(4, 32), torch.randn(4, 32)
     c = torch.randn(4, 32) if cell_type is LSTMContextCell else h
     h_new, c_new = cell(x, (h, c))

@@ -1,0 +1,73 @@
+"""Configs of the analysis tools: loading one and building its model."""
+from typing import Optional, Tuple
+
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+from torch import nn
+
+# Input size used for detection configs when no shape is given: a COCO
+# image resized to 1333 x 800 and padded to a multiple of 32.
+DETECTION_SHAPE = (800, 1344)
+# Input size used for classification configs whose pipelines name none.
+CLASSIFICATION_SHAPE = (224, 224)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file and apply command-line overrides to it.
+
+    Raises:
+        ValueError: If the config is neither an mmdet nor an mmpretrain one.
+    """
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('default_scope') not in ('mmdet', 'mmpretrain'):
+        raise ValueError(
+            f'{path} has default_scope={cfg.get("default_scope")!r}; only '
+            'configs that inherit from mmdet:: or mmpretrain:: bases (scope '
+            "'mmdet' or 'mmpretrain') are supported.")
+    return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` in the registry of the config's codebase.
+
+    The pretrained checkpoint named by an ``init_cfg`` is not loaded: the
+    model keeps its freshly constructed weights.
+    """
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        # mmpretrain keeps the data preprocessor at the top level of its
+        # configs and the runner moves it into the model, as done here.
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return MODELS.build(model_cfg)
+
+
+def is_detection(cfg: Config) -> bool:
+    """Whether a config belongs to mmdet (else it is an mmpretrain one)."""
+    return cfg.default_scope == 'mmdet'
+
+
+def default_input_shape(cfg: Config) -> Tuple[int, int]:
+    """The (height, width) a config's model sees at test time.
+
+    Detection configs use :data:`DETECTION_SHAPE`. Classification configs
+    use the crop size of their test pipeline (``CenterCrop``), else of their
+    training pipeline (``RandomCrop``, e.g. 32 on CIFAR), else
+    :data:`CLASSIFICATION_SHAPE`.
+    """
+    if is_detection(cfg):
+        return DETECTION_SHAPE
+    # mmcv's CenterCrop takes a (width, height) pair, mmpretrain's
+    # RandomCrop a (height, width) one
+    searches = ((cfg.get('test_pipeline', []), 'CenterCrop', True),
+                (cfg.get('train_pipeline', []), 'RandomCrop', False))
+    for pipeline, crop_type, width_first in searches:
+        for transform in pipeline:
+            if transform['type'] == crop_type:
+                size = transform['crop_size']
+                if isinstance(size, int):
+                    return size, size
+                return (size[1], size[0]) if width_first else tuple(size)
+    return CLASSIFICATION_SHAPE

@@ -1,0 +1,443 @@
+"""Layer attention steps: what a DLA stage does after each of its blocks.
+
+Block ``t`` of a stage returns its output ``x_t`` and its shortcut ``r_t``;
+the stage's step then applies the layer attention and hands a carry to the
+next block::
+
+    x_t, carry_t = step(t, x_t, r_t, carry_{t-1})      # carry_{-1} = None
+
+Every kind of layer attention is one class, registered in mmdla's
+``MODELS`` and chosen by name (``ResNetDLA(layer_attention=...)``, or the
+shorthands ``variant`` and ``dual_path``):
+
+================  =========================================  ==============
+step              per block ``t``                            carry
+================  =========================================  ==============
+``DLALightStep``  DLA-L: context path, update path on        ``Context``
+                  ``r_t``, MRLA-light with ``prev = r'_t``
+``DLABaseStep``   DLA-B: context path, update path over      ``(Context,
+                  the stored keys and values, MRLA-base      keys, values)``
+``MRLALightStep`` static MRLA-light, ``prev = o_{t-1}``      ``o_t``
+``MRLABaseStep``  static MRLA-base over the stale keys and   ``(keys,
+                  values                                     values)``
+================  =========================================  ==============
+
+The DLA equations (Wang et al., arXiv 2406.13392), with ``cell`` the
+stage's context cell (the DSU by default) and ``GAP`` the spatial mean::
+
+    (h_t, c_t) = cell(GAP(x_t), (h_{t-1}, c_{t-1}))    # context path
+    # DLA-L: update path on the shortcut, then MRLA-light
+    d_t = cell(GAP(r_t), (h_t, c_t)).h
+    o_t = MRLALight_t(x_t, prev=r_t * d_t + DWConv(r_t))
+    x_t = x_t + DropPath(Norm_t(o_t))
+    # DLA-B: the update path re-gates every stored key and value, then
+    # MRLA-base attends over them
+    k_i *= cell(k_i, (h_t, c_t)).h;  v_i *= cell(GAP(v_i), (h_t, c_t)).h
+    x_t = x_t + DropPath(ReLU(Norm_t(MRLABase(q_t, k_<=t, v_<=t))))
+
+A new kind of layer attention is a new subclass of
+:class:`LayerAttentionStep` registered in ``MODELS``.
+"""
+from typing import NamedTuple, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule, ModuleList
+
+from mmdla.registry import MODELS
+from .context_cells import build_context_cell
+from .layer_attention import (MRLABase, MRLALight, gated_depthwise_conv,
+                              global_avg_pool, kaiming_init_depthwise)
+
+# The step of each (variant, dual_path) shorthand of ResNetDLA.
+LAYER_ATTENTION_STEPS = {
+    ('light', True): 'DLALightStep',
+    ('base', True): 'DLABaseStep',
+    ('light', False): 'MRLALightStep',
+    ('base', False): 'MRLABaseStep',
+}
+
+Memory = Tuple[torch.Tensor, torch.Tensor]
+
+
+def layer_attention_step(variant: str, dual_path: bool) -> str:
+    """The registered name of the step of a ``variant`` (``'light'`` or
+    ``'base'``) with or without DLA's dual path."""
+    if (variant, bool(dual_path)) not in LAYER_ATTENTION_STEPS:
+        raise ValueError(f"variant must be 'light' or 'base', got "
+                         f'{variant!r}; name another step with '
+                         'layer_attention=dict(type=...).')
+    return LAYER_ATTENTION_STEPS[variant, bool(dual_path)]
+
+
+class Context(NamedTuple):
+    """The context a DLA stage carries from block to block.
+
+    ``h`` and ``c`` ``[N, C]`` are the context cell's state; ``h_proj``
+    ``[N, P]`` is ``project_hidden(h)``, computed once and used by both the
+    update path of the current block and the forward path of the next.
+    """
+    h: torch.Tensor
+    c: torch.Tensor
+    h_proj: torch.Tensor
+
+
+class LayerAttentionStep(BaseModule):
+    """Base class of the layer attention steps of a stage.
+
+    Holds the attention norms ``norms`` (one per block) and the DropPath of
+    the attention branch; subclasses add the attention modules and define
+    :meth:`forward`.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch
+            (``x + DropPath(...)``), in ``[0, 1)``. Defaults to 0.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not 0 <= drop_path_rate < 1:
+            raise ValueError(f'drop_path_rate must be in [0, 1), got '
+                             f'{drop_path_rate}.')
+        self.channels = channels
+        self.num_blocks = num_blocks
+        self.norms = nn.ModuleList(
+            build_norm_layer(norm_cfg, channels)[1] for _ in range(num_blocks))
+        self.drop_path = (
+            DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity())
+
+    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
+                carry) -> tuple:
+        """Apply the layer attention after block ``index``.
+
+        Args:
+            index (int): The block, ``0 <= index < num_blocks``.
+            x (Tensor): The block's output ``x_t``, ``[N, C, H, W]``.
+            shortcut (Tensor): The block's shortcut ``r_t``,
+                ``[N, C, H, W]``.
+            carry: What this method returned for block ``index - 1``;
+                None for block 0.
+
+        Returns:
+            tuple: The new ``x_t`` ``[N, C, H, W]`` and the carry for block
+            ``index + 1``.
+        """
+        raise NotImplementedError
+
+
+def _remember(memory: Optional[Memory], key: torch.Tensor,
+              value: torch.Tensor) -> Memory:
+    """Append a block's key ``[N, G, d]`` and value ``[N, C, H, W]`` to the
+    keys ``[N, T, G, d]`` and values ``[N, T, C, H, W]`` so far."""
+    key, value = key.unsqueeze(1), value.unsqueeze(1)
+    if memory is None:
+        return key, value
+    keys, values = memory
+    return torch.cat([keys, key], 1), torch.cat([values, value], 1)
+
+
+@MODELS.register_module()
+class MRLALightStep(LayerAttentionStep):
+    """Static MRLA-light: ``x_t + DropPath(Norm_t(o_t))`` with
+    ``o_t = MRLALight_t(x_t, prev=o_{t-1})``. The carry is ``o_t``.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        head_dim (int): Channels per attention head. Defaults to 32.
+        lambda_init (str | float): Initialisation of ``lambda_t`` (see
+            :class:`MRLALight`).
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 head_dim: int = 32,
+                 lambda_init: Union[str, float] = 'normal',
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(channels, num_blocks, norm_cfg, drop_path_rate,
+                         init_cfg)
+        self.attentions = ModuleList(
+            MRLALight(channels, head_dim, lambda_init)
+            for _ in range(num_blocks))
+
+    def forward(
+            self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
+            prev: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        out = self.attentions[index](x, prev)
+        return x + self.drop_path(self.norms[index](out)), out
+
+
+@MODELS.register_module()
+class MRLABaseStep(LayerAttentionStep):
+    """Static MRLA-base: ``x_t + DropPath(ReLU(Norm_t(MRLABase_t(q_t,
+    k_<=t, v_<=t))))``. The carry is the keys and values so far.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        head_dim (int): Channels per attention head. Defaults to 32.
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 head_dim: int = 32,
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(channels, num_blocks, norm_cfg, drop_path_rate,
+                         init_cfg)
+        self.attentions = ModuleList(
+            MRLABase(channels, head_dim) for _ in range(num_blocks))
+
+    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
+                memory: Optional[Memory]) -> Tuple[torch.Tensor, Memory]:
+        attention = self.attentions[index]
+        query, key, value = attention.project(x, global_avg_pool(x))
+        keys, values = _remember(memory, key, value)
+        out = torch.relu(self.norms[index](attention(query, keys, values)))
+        return x + self.drop_path(out), (keys, values)
+
+
+class DLAStep(LayerAttentionStep):
+    """Base class of the DLA steps: a context cell ``context_cell`` shared
+    by the blocks of the stage, and the context and update paths.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        context_cell (str | dict): ``'dsu'``, ``'lstm'``, ``'gru'`` or a
+            config of a registered :class:`ContextCell`. Defaults to
+            ``'dsu'``.
+        dsu_reduction (int, optional): ``reduction`` of a context cell that
+            takes one (the DSU), unless its config sets it.
+        legacy_batch0_context (bool): Reproduce the reference code, whose
+            update path uses sample 0's context for the whole batch.
+            Defaults to False (every sample uses its own context).
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 context_cell: Union[str, dict] = 'dsu',
+                 dsu_reduction: Optional[int] = None,
+                 legacy_batch0_context: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(channels, num_blocks, norm_cfg, drop_path_rate,
+                         init_cfg)
+        self.context_cell = build_context_cell(context_cell, channels,
+                                               dsu_reduction)
+        self.legacy_batch0_context = legacy_batch0_context
+
+    def initial_context(self, pooled: torch.Tensor) -> Context:
+        """The zero context of a stage, for pooled features ``[N, C]``."""
+        zeros = pooled.new_zeros(pooled.shape)
+        return Context(zeros, zeros, self.context_cell.project_hidden(zeros))
+
+    def advance(self, x_proj: torch.Tensor, context: Context) -> Context:
+        """Context path: advance the context with ``W_ih(GAP(x))``
+        ``[N, P]``."""
+        h, c = self.context_cell.combine(x_proj, context.h_proj, context.c)
+        return Context(h, c, self.context_cell.project_hidden(h))
+
+    def update_gates(self, inputs_proj: torch.Tensor,
+                     context: Context) -> torch.Tensor:
+        """Update path: gates ``cell(inputs, context).h`` ``[N, T, C]`` of
+        ``T`` items per sample, from ``W_ih(inputs)`` ``[N, T, P]``."""
+        h_proj, c = context.h_proj, context.c
+        if self.legacy_batch0_context:
+            h_proj, c = h_proj[:1], c[:1]
+        return self.context_cell.combine(inputs_proj, h_proj.unsqueeze(1),
+                                         c.unsqueeze(1))[0]
+
+
+@MODELS.register_module()
+class DLALightStep(DLAStep):
+    """DLA-L: MRLA-light whose previous output is the updated shortcut.
+
+    Besides the stage's context cell and the per-block ``attentions``
+    (:class:`MRLALight`: ``query_kernel``, ``key_kernel``, ``value_kernel``,
+    ``lambda_t``) and ``norms``, it holds the depthwise 3x3 kernel of the
+    update path, ``update_kernel`` ``[C, 1, 3, 3]`` (drawn like
+    ``value_kernel``, see :class:`LayerAttention`). The carry is the
+    :class:`Context`.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        head_dim (int): Channels per attention head. Defaults to 32.
+        lambda_init (str | float): Initialisation of ``lambda_t`` (see
+            :class:`MRLALight`).
+        context_cell (str | dict): The context cell (see :class:`DLAStep`).
+        dsu_reduction (int, optional): ``reduction`` of a context cell that
+            takes one, unless its config sets it.
+        legacy_batch0_context (bool): See :class:`DLAStep`.
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 head_dim: int = 32,
+                 lambda_init: Union[str, float] = 'normal',
+                 context_cell: Union[str, dict] = 'dsu',
+                 dsu_reduction: Optional[int] = None,
+                 legacy_batch0_context: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(channels, num_blocks, context_cell, dsu_reduction,
+                         legacy_batch0_context, norm_cfg, drop_path_rate,
+                         init_cfg)
+        self.attentions = ModuleList(
+            MRLALight(channels, head_dim, lambda_init)
+            for _ in range(num_blocks))
+        self.update_kernel = nn.Parameter(torch.empty(channels, 1, 3, 3))
+        nn.init.uniform_(self.update_kernel, -1 / 3, 1 / 3)  # 1/sqrt(fan_in)
+
+    def init_weights(self) -> None:
+        """Kaiming-normal update kernel, as the value kernels."""
+        super().init_weights()
+        kaiming_init_depthwise(self.update_kernel)
+
+    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
+                context: Optional[Context]) -> Tuple[torch.Tensor, Context]:
+        """The whole DLA-L step of block ``index``.
+
+        Spatial means of ``x`` and ``r``, the context path (one cell
+        evaluation), the update gate (a second one), MRLA-light with the
+        updated shortcut (:meth:`attend`), the attention norm, DropPath and
+        the residual add. It reads ``attentions[index]``,
+        ``norms[index]``, ``update_kernel``, ``context_cell`` and
+        ``drop_path``; a fused implementation can replace this body.
+
+        Args:
+            index (int): The block.
+            x (Tensor): Block output ``x_t``, ``[N, C, H, W]``.
+            shortcut (Tensor): Block shortcut ``r_t``, ``[N, C, H, W]``.
+            context (Context, optional): The context after block
+                ``index - 1``; None for block 0 (zero context).
+
+        Returns:
+            tuple[Tensor, Context]: The new ``x_t`` ``[N, C, H, W]`` and the
+            context after block ``index``.
+        """
+        pooled = global_avg_pool(x)
+        if context is None:
+            context = self.initial_context(pooled)
+        # one input projection for both paths: GAP(x) and GAP(r)
+        proj = self.context_cell.project_input(
+            torch.stack((pooled, global_avg_pool(shortcut)), 1))
+        context = self.advance(proj[:, 0], context)
+        gate = self.update_gates(proj[:, 1:], context)[:, 0]
+        out = self.attend(index, x, pooled, shortcut, gate)
+        return x + self.drop_path(self.norms[index](out)), context
+
+    def attend(self, index: int, x: torch.Tensor, pooled: torch.Tensor,
+               shortcut: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """MRLA-light of block ``index`` with the updated shortcut as
+        previous output.
+
+        Computes ``attentions[index](x, prev=r * d + DWConv_u(r))`` with the
+        per-channel factors folded into the two depthwise convolutions (see
+        :func:`gated_depthwise_conv`)::
+
+            o = DWConv_u(r) * lambda + r * (lambda * d) + DWConv_v(x) * a
+
+        Args:
+            index (int): The block.
+            x (Tensor): Block output, ``[N, C, H, W]``.
+            pooled (Tensor): ``GAP(x)``, ``[N, C]``.
+            shortcut (Tensor): The block's shortcut ``r``, ``[N, C, H, W]``.
+            gate (Tensor): Update gate ``d``, ``[N, C]``.
+
+        Returns:
+            Tensor: ``o_t``, ``[N, C, H, W]``.
+        """
+        attention = self.attentions[index]
+        lam = attention.lambda_t.view(1, -1)
+        return gated_depthwise_conv(
+            shortcut, self.update_kernel, lam,
+            lam * gate.to(lam.dtype)) + gated_depthwise_conv(
+                x, attention.value_kernel, attention.head_gates(pooled))
+
+
+@MODELS.register_module()
+class DLABaseStep(DLAStep):
+    """DLA-B: the update path re-gates the stored keys and values before
+    MRLA-base attends over them. The carry is ``(Context, keys, values)``.
+
+    Args:
+        channels (int): Output channels ``C`` of the stage's blocks.
+        num_blocks (int): Number of blocks of the stage.
+        head_dim (int): Channels per attention head. Defaults to 32.
+        context_cell (str | dict): The context cell (see :class:`DLAStep`).
+        dsu_reduction (int, optional): ``reduction`` of a context cell that
+            takes one, unless its config sets it.
+        legacy_batch0_context (bool): See :class:`DLAStep`.
+        norm_cfg (dict): Config of the attention norms.
+        drop_path_rate (float): DropPath rate of the attention branch.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_blocks: int,
+                 head_dim: int = 32,
+                 context_cell: Union[str, dict] = 'dsu',
+                 dsu_reduction: Optional[int] = None,
+                 legacy_batch0_context: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 drop_path_rate: float = 0.0,
+                 init_cfg=None) -> None:
+        super().__init__(channels, num_blocks, context_cell, dsu_reduction,
+                         legacy_batch0_context, norm_cfg, drop_path_rate,
+                         init_cfg)
+        self.attentions = ModuleList(
+            MRLABase(channels, head_dim) for _ in range(num_blocks))
+
+    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
+                carry: Optional[tuple]) -> Tuple[torch.Tensor, tuple]:
+        attention = self.attentions[index]
+        pooled = global_avg_pool(x)
+        query, key, value = attention.project(x, pooled)
+        if carry is None:
+            context = self.initial_context(pooled)
+            context = self.advance(
+                self.context_cell.project_input(pooled), context)
+            memory = None
+        else:
+            context, keys, values = carry
+            # one input projection for GAP(x), the keys and GAP(values)
+            n, t = keys.shape[:2]
+            proj = self.context_cell.project_input(
+                torch.cat((pooled[:, None], keys.view(
+                    n, t, -1), global_avg_pool(values)), 1))
+            context = self.advance(proj[:, 0], context)
+            gates = self.update_gates(proj[:, 1:], context)
+            memory = (keys * gates[:, :t].view(keys.shape).to(keys.dtype),
+                      values * gates[:, t:, :, None, None].to(values.dtype))
+        keys, values = _remember(memory, key, value)
+        out = torch.relu(self.norms[index](attention(query, keys, values)))
+        return x + self.drop_path(out), (context, keys, values)

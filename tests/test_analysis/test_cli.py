@@ -1,0 +1,33 @@
+"""mmdla.analysis.cli: the options every analysis tool shares."""
+import argparse
+
+import pytest
+import torch
+
+from mmdla.analysis import add_amp_argument, add_shape_argument, amp_autocast
+
+
+def parser(**kwargs) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_shape_argument(parser, **kwargs)
+    add_amp_argument(parser)
+    return parser
+
+
+def test_shape_takes_one_or_two_integers():
+    assert parser().parse_args(['--shape', '64']).shape == (64, 64)
+    assert parser().parse_args(['--shape', '60', '90']).shape == (60, 90)
+    assert parser().parse_args([]).shape is None
+    assert parser(default=(160, )).parse_args([]).shape == (160, 160)
+    with pytest.raises(SystemExit):
+        parser().parse_args(['--shape', '1', '2', '3'])
+
+
+def test_amp_is_bf16_autocast():
+    args = parser().parse_args(['--amp'])
+    with amp_autocast(torch.device('cpu'), args.amp):
+        out = torch.nn.functional.linear(torch.rand(2, 4), torch.rand(3, 4))
+    assert out.dtype == torch.bfloat16
+    with amp_autocast(torch.device('cpu'), parser().parse_args([]).amp):
+        out = torch.nn.functional.linear(torch.rand(2, 4), torch.rand(3, 4))
+    assert out.dtype == torch.float32
