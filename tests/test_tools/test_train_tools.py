@@ -36,13 +36,19 @@ def _merged(tool: ModuleType, monkeypatch, argv: List[str]) -> Config:
     return tool.merge_args(Config.fromfile(args.config), args)
 
 
+def _save_runner_checkpoint(path, iteration: int) -> str:
+    torch.save(dict(meta=dict(iter=iteration), state_dict={}), path)
+    return str(path)
+
+
 def test_train_defaults(train_tool, monkeypatch, faster_rcnn_demo):
     cfg = _merged(train_tool, monkeypatch, [faster_rcnn_demo])
     assert cfg.work_dir == './work_dirs/faster_rcnn_dla18_fpn_shapes'
     assert cfg.launcher == 'none'
     assert not cfg.resume
-    # checkpoints of every config are saved atomically
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    # the hooks are the config's own, not swapped by the tool
+    assert cfg.default_hooks.checkpoint.type == 'mmdla.AtomicCheckpointHook'
+    assert cfg.default_hooks.finite_loss.type == 'mmdla.FiniteLossHook'
 
 
 def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path,
@@ -52,21 +58,66 @@ def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path,
         str(tmp_path), '--auto-scale-lr', '--no-validate', '--cfg-options',
         'train_cfg.max_epochs=2'
     ])
-    assert cfg.resume is True and cfg.load_from is None
+    # nothing to resume in an empty work dir: a new run
+    assert cfg.resume is False and cfg.load_from is None
     assert cfg.work_dir == str(tmp_path)
     assert cfg.auto_scale_lr.enable is True
     assert cfg.val_cfg is None and cfg.val_dataloader is None
     assert cfg.train_cfg.max_epochs == 2
 
+    given = _save_runner_checkpoint(tmp_path / 'epoch_3.pth', 12)
     cfg = _merged(train_tool, monkeypatch,
-                  [faster_rcnn_demo, '--resume', 'some/epoch_3.pth'])
-    assert cfg.resume is True and cfg.load_from == 'some/epoch_3.pth'
+                  [faster_rcnn_demo, '--resume', given])
+    assert cfg.resume is True and cfg.load_from == given
+
+
+def test_resume_without_pointer_continues_from_latest_checkpoint(
+        train_tool, monkeypatch, tmp_path, faster_rcnn_demo):
+    # a work dir whose last_checkpoint pointer is lost: MMEngine alone
+    # would train from epoch 1 over these checkpoints
+    for epoch in (6, 7, 8):
+        _save_runner_checkpoint(tmp_path / f'epoch_{epoch}.pth', epoch * 4)
+    cfg = _merged(train_tool, monkeypatch,
+                  [faster_rcnn_demo, '--resume', '--work-dir',
+                   str(tmp_path)])
+    assert cfg.resume is True
+    assert cfg.load_from == str(tmp_path / 'epoch_8.pth')
+
+
+def test_resume_over_unusable_checkpoints_is_an_error(train_tool, monkeypatch,
+                                                      tmp_path,
+                                                      faster_rcnn_demo):
+    from mmdla.engine import CheckpointFileError
+    (tmp_path / 'epoch_8.pth').write_bytes(b'')
+    with pytest.raises(CheckpointFileError, match='--resume PATH'):
+        _merged(train_tool, monkeypatch,
+                [faster_rcnn_demo, '--resume', '--work-dir',
+                 str(tmp_path)])
+    with pytest.raises(CheckpointFileError, match='is empty'):
+        _merged(train_tool, monkeypatch,
+                [faster_rcnn_demo, '--resume',
+                 str(tmp_path / 'epoch_8.pth')])
+
+
+def test_unknown_cfg_option_key_is_an_error(train_tool, monkeypatch,
+                                            faster_rcnn_demo):
+    with pytest.raises(ValueError) as error:
+        _merged(train_tool, monkeypatch,
+                [faster_rcnn_demo, '--cfg-options', 'randomnes.seed=1'])
+    assert "no key 'randomnes'" in str(error.value)
+    assert "did you mean 'randomness'?" in str(error.value)
+    # keys the runner reads are accepted although the config lacks them
+    cfg = _merged(train_tool, monkeypatch, [
+        faster_rcnn_demo, '--cfg-options', 'randomness.seed=1',
+        'find_unused_parameters=True'
+    ])
+    assert cfg.randomness.seed == 1 and cfg.find_unused_parameters is True
 
 
 def test_train_cls_config(train_tool, monkeypatch, cls_demo):
     cfg = _merged(train_tool, monkeypatch, [cls_demo])
     assert cfg.default_scope == 'mmpretrain'
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.default_hooks.checkpoint.type == 'mmdla.AtomicCheckpointHook'
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
