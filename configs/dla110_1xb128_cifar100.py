@@ -25,4 +25,5 @@ train_cfg = dict(max_epochs=180)
 
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
-    finite_loss=dict(type='mmdla.FiniteLossHook'))
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

@@ -35,4 +35,5 @@ param_scheduler = [
 
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
-    finite_loss=dict(type='mmdla.FiniteLossHook'))
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

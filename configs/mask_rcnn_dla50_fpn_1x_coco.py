@@ -23,4 +23,5 @@ model = dict(
 
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
-    finite_loss=dict(type='mmdla.FiniteLossHook'))
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

@@ -61,6 +61,7 @@ default_hooks = dict(
     checkpoint=dict(
         type='mmdla.AtomicCheckpointHook', interval=5, max_keep_ckpts=2),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'),
     # paint predictions on 4x enlarged images, so that the labels are legible
     visualization=dict(resize=128))
 randomness = dict(seed=0)

@@ -98,6 +98,7 @@ default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(
         type='mmdla.AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
-    finite_loss=dict(type='mmdla.FiniteLossHook'))
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))
 log_processor = dict(window_size=25)
 randomness = dict(seed=0)

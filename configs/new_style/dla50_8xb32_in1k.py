@@ -22,7 +22,8 @@ from mmpretrain.models import (CrossEntropyLoss, GlobalAveragePooling,
 from mmpretrain.visualization import UniversalVisualizer
 from torch.optim import SGD
 
-from mmdla.engine import AtomicCheckpointHook, FiniteLossHook
+from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
+                          RandomStateHook)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmpretrain'
@@ -121,6 +122,7 @@ default_hooks = dict(
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=AtomicCheckpointHook, interval=1),
     finite_loss=dict(type=FiniteLossHook),
+    random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=VisualizationHook, enable=False))
 env_cfg = dict(

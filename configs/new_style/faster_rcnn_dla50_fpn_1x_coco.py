@@ -34,7 +34,8 @@ from mmengine.runner import (EpochBasedTrainLoop, LogProcessor, TestLoop,
 from mmengine.visualization import LocalVisBackend
 from torch.optim import SGD
 
-from mmdla.engine import AtomicCheckpointHook, FiniteLossHook
+from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
+                          RandomStateHook)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmdet'
@@ -240,6 +241,7 @@ default_hooks = dict(
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=AtomicCheckpointHook, interval=1),
     finite_loss=dict(type=FiniteLossHook),
+    random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=DetVisualizationHook))
 env_cfg = dict(

@@ -1,5 +1,5 @@
 """Training-time helpers of mmdla: hooks (atomic checkpoints, a stop on a
-non-finite loss), checks of checkpoint files
+non-finite loss, random states in checkpoints), checks of checkpoint files
 and of their keys, and the distributed launch on the CPU.
 
 The hooks are registered in :data:`mmdla.registry.HOOKS`, which imports this
@@ -11,12 +11,14 @@ from .checkpoint_match import (CheckpointMismatchError, check_checkpoint_fits,
                                check_state_dict_matches, compare_state_dicts)
 from .distributed import setup_distributed, shutdown_distributed
 from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
-                    atomic_write_text)
+                    RandomStateHook, atomic_write_text, capture_random_states,
+                    restore_random_states)
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
-    'FiniteLossHook', 'NonFiniteLossError', 'atomic_write_text',
-    'check_checkpoint_file', 'check_checkpoint_fits',
-    'check_state_dict_matches', 'compare_state_dicts',
-    'find_resume_checkpoint', 'setup_distributed', 'shutdown_distributed'
+    'FiniteLossHook', 'NonFiniteLossError', 'RandomStateHook',
+    'atomic_write_text', 'capture_random_states', 'check_checkpoint_file',
+    'check_checkpoint_fits', 'check_state_dict_matches', 'compare_state_dicts',
+    'find_resume_checkpoint', 'restore_random_states', 'setup_distributed',
+    'shutdown_distributed'
 ]

@@ -49,6 +49,7 @@ def test_train_defaults(train_tool, monkeypatch, faster_rcnn_demo):
     # the hooks are the config's own, not swapped by the tool
     assert cfg.default_hooks.checkpoint.type == 'mmdla.AtomicCheckpointHook'
     assert cfg.default_hooks.finite_loss.type == 'mmdla.FiniteLossHook'
+    assert cfg.default_hooks.random_state.type == 'mmdla.RandomStateHook'
 
 
 def test_train_resume_and_overrides(train_tool, monkeypatch, tmp_path,
