@@ -1,5 +1,6 @@
-"""tools/train.py and tools/test.py: argument handling, configs they build,
-and the errors they give for missing data and checkpoints."""
+"""tools/train.py, tools/test.py and the converter tool: argument handling,
+configs they build, and the errors they give for missing data, broken or
+unfitting checkpoints and misspelt options."""
 import importlib.util
 import os.path as osp
 import socket
@@ -220,3 +221,111 @@ def test_show_dir_enables_visualization(test_tool, monkeypatch,
     cfg = Config.fromfile(cls_demo)
     test_tool.enable_visualization(cfg, args)
     assert cfg.default_hooks.visualization.enable is True
+
+
+def test_hook_option_typo_stops_before_training(tmp_path, faster_rcnn_demo,
+                                                tiny_detection_options,
+                                                repo_root, run_tool):
+    work_dir = tmp_path / 'work_dir'
+    result = run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools',
+                 'train.py'), faster_rcnn_demo, '--work-dir',
+        str(work_dir), *tiny_detection_options(1),
+        'default_hooks.checkpoint.intreval=1'
+    ],
+                      cwd=str(tmp_path),
+                      timeout=300)
+    assert result.returncode != 0
+    assert "AtomicCheckpointHook has no option 'intreval'; did you mean " \
+        "'interval'?" in result.stdout
+    assert 'Epoch(train)' not in result.stdout
+    assert not list(work_dir.glob('*.pth'))
+
+
+def _demo_detector_checkpoint(config: str, path, **backbone) -> str:
+    """Save the initial weights of the demo detector, its backbone
+    updated with ``backbone``."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.update(backbone)
+    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), path)
+    return str(path)
+
+
+def test_test_tool_refuses_checkpoint_of_another_model(tmp_path,
+                                                       faster_rcnn_demo,
+                                                       tiny_detection_options,
+                                                       repo_root, run_tool):
+    # a depth-34 checkpoint (3 blocks in layer1) for the depth-18 demo (2)
+    checkpoint = _demo_detector_checkpoint(
+        faster_rcnn_demo, tmp_path / 'dla34.pth', depth=34)
+    command = [
+        sys.executable,
+        osp.join(repo_root, 'tools', 'test.py'), faster_rcnn_demo, checkpoint,
+        '--work-dir',
+        str(tmp_path / 'work_dir'), *tiny_detection_options(1)
+    ]
+    result = run_tool(command, cwd=str(tmp_path), timeout=300)
+    assert result.returncode != 0
+    assert 'CheckpointMismatchError' in result.stdout
+    assert f"Checkpoint '{checkpoint}' does not fit the model" \
+        in result.stdout
+    assert 'keys of the checkpoint are not in the model (' \
+        'backbone.layer1.2.' in result.stdout
+    assert 'coco/bbox_mAP' not in result.stdout
+
+    result = run_tool(
+        [*command[:4], '--allow-partial-checkpoint', *command[4:]],
+        cwd=str(tmp_path),
+        timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert 'coco/bbox_mAP' in result.stdout
+
+
+@pytest.mark.parametrize('content, expected', [
+    (b'', 'is empty (0 bytes)'),
+    (b'<html>Not Found</html>', 'is a text file'),
+])
+def test_test_tool_names_broken_checkpoint(tmp_path, faster_rcnn_demo,
+                                           repo_root, run_tool, content,
+                                           expected):
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(content)
+    result = run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'test.py'), faster_rcnn_demo,
+        str(checkpoint)
+    ],
+                      cwd=str(tmp_path))
+    assert result.returncode != 0
+    assert f"CheckpointFileError: Checkpoint '{checkpoint}' {expected}" \
+        in result.stdout
+
+
+@pytest.mark.parametrize('saved, expected', [
+    (None, 'is empty (0 bytes)'),
+    (dict(state_dict={}), 'holds no weights'),
+    (dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}),
+     "is already in mmdla's layout"),
+])
+def test_converter_refuses_what_it_cannot_convert(tmp_path, repo_root,
+                                                  run_tool, saved, expected):
+    source = tmp_path / 'source.pth'
+    if saved is None:
+        source.write_bytes(b'')
+    else:
+        torch.save(saved, source)
+    result = run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'model_converters',
+                 'dla_official_to_mmdla.py'),
+        str(source),
+        str(tmp_path / 'converted.pth')
+    ],
+                      cwd=str(tmp_path))
+    assert result.returncode != 0
+    assert str(source) in result.stdout and expected in result.stdout
+    assert not (tmp_path / 'converted.pth').exists()

@@ -6,7 +6,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.fileio import LocalBackend
-from mmengine.registry import HOOKS, DefaultScope
 
 from mmdla.engine import AtomicCheckpointHook, atomic_write_text
 
@@ -116,14 +115,6 @@ def test_unknown_option_is_an_error_when_built():
     # options of MMEngine's CheckpointHook are accepted
     hook = AtomicCheckpointHook(interval=2, max_keep_ckpts=3, save_best=None)
     assert hook.interval == 2
-
-
-@pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain', 'mmengine'])
-def test_built_by_scoped_name_from_any_scope(scope):
-    # upstream tools import no mmdla: the scoped name must find it
-    with DefaultScope.overwrite_default_scope(scope):
-        hook = HOOKS.build(dict(type='mmdla.AtomicCheckpointHook', interval=3))
-    assert isinstance(hook, AtomicCheckpointHook) and hook.interval == 3
 
 
 def test_atomic_write_text_replaces_whole_file(tmp_path):
