@@ -24,3 +24,8 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=180)
+
+default_hooks = dict(
+    checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

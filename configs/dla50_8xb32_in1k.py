@@ -32,3 +32,8 @@ param_scheduler = [
         milestones=[30, 60, 90],
         gamma=0.1),
 ]
+
+default_hooks = dict(
+    checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

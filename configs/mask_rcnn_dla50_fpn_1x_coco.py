@@ -20,3 +20,8 @@ model = dict(
             type='Pretrained',
             checkpoint='work_dirs/dla50_8xb32_in1k/epoch_100.pth',
             prefix='backbone.')))
+
+default_hooks = dict(
+    checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))

@@ -1,16 +1,21 @@
 """Registries of mmdla.
 
-``MODELS`` is a child of MMEngine's root model registry with the scope
-``mmdla``. Its modules are imported lazily from ``mmdla.models``, so a config
-of any OpenMMLab codebase (mmdet, mmpretrain, ...) can build an mmdla model by
-its scoped name, without ``custom_imports``::
+``MODELS`` and ``HOOKS`` are children of MMEngine's root registries with the
+scope ``mmdla``. Their modules are imported lazily (from ``mmdla.models`` and
+``mmdla.engine``), so a config of any OpenMMLab codebase (mmdet, mmpretrain,
+...) can build an mmdla model or hook by its scoped name, without
+``custom_imports``::
 
     backbone=dict(type='mmdla.ResNetDLA', depth=50)
+    default_hooks=dict(checkpoint=dict(type='mmdla.AtomicCheckpointHook'))
 
-When the default scope is ``mmdla`` itself, the plain name ``ResNetDLA`` works.
+When the default scope is ``mmdla`` itself, the plain names work.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='mmdla', locations=['mmdla.models'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope='mmdla', locations=['mmdla.engine'])

@@ -8,6 +8,10 @@ Examples::
     # also dump the raw predictions
     python tools/test.py CONFIG CHECKPOINT --out results.pkl
 
+The checkpoint must hold exactly the weights of the config's model: missing,
+unexpected or differently shaped weights (a checkpoint of another depth or
+variant) are an error, unless ``--allow-partial-checkpoint`` is given.
+
 A relative ``--show-dir`` lands in ``<work_dir>/<timestamp>/`` (MMDetection's
 convention, applied to classifiers too); an absolute one is used as is.
 """
@@ -17,9 +21,10 @@ import os.path as osp
 from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
-from mmdla.engine import setup_distributed, shutdown_distributed
-from mmdla.engine.cli import (add_common_args, apply_common_args,
-                              build_runner, parse_tool_args)
+from mmdla.engine import (check_checkpoint_file, check_checkpoint_fits,
+                          setup_distributed, shutdown_distributed)
+from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
+                              parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -43,6 +48,11 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=1,
         help='paint every N-th image (classifiers; detectors paint all)')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='evaluate even if weights of the model are missing from the '
+        'checkpoint, or the checkpoint has others (they are left out)')
     add_common_args(parser)
     args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
@@ -79,11 +89,14 @@ def main() -> None:
     args = parse_args()
     cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
-    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+    remote = '://' in args.checkpoint
+    if not remote and not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'Checkpoint {args.checkpoint!r} does not exist; train one with '
             f'`python tools/train.py {args.config}` (it is saved in the work '
             'dir, e.g. work_dirs/<config name>/epoch_N.pth).')
+    if not remote:
+        check_checkpoint_file(args.checkpoint)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
 
@@ -91,6 +104,8 @@ def main() -> None:
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     runner = build_runner(cfg)
+    if not remote and not args.allow_partial_checkpoint:
+        check_checkpoint_fits(runner.model, args.checkpoint)
 
     if args.show_dir and cfg.get('default_scope') == 'mmpretrain':
         # MMPretrain's hook takes its folder as is; resolve it like MMDet's

@@ -11,22 +11,25 @@ Examples::
 
     # several processes: see tools/dist_train.sh and tools/slurm_train.sh
 
-Checkpoints are written atomically (see ``mmdla.engine.AtomicCheckpointHook``)
-so that a run killed at any moment can be resumed with ``--resume``. When no
-GPU is present a distributed launch uses the gloo backend on the CPU;
-``--dist-backend`` forces a backend.
+The hooks are those the config names: mmdla's configs save checkpoints with
+``mmdla.AtomicCheckpointHook`` (a run killed at any moment can be resumed)
+and stop on a non-finite loss with ``mmdla.FiniteLossHook``. ``--resume``
+without a path continues from the checkpoint ``last_checkpoint`` names, else
+from the latest valid ``epoch_N.pth``/``iter_N.pth`` of the work dir; it
+never trains from scratch over checkpoints. When no GPU is present a
+distributed launch uses the gloo backend on the CPU; ``--dist-backend``
+forces a backend.
 """
 import argparse
 
 from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
-from mmdla.engine import setup_distributed, shutdown_distributed
-from mmdla.engine.cli import (add_common_args, apply_common_args,
-                              build_runner, parse_tool_args)
+from mmdla.engine import (check_checkpoint_file, find_resume_checkpoint,
+                          setup_distributed, shutdown_distributed)
+from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
+                              parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
-
-_ATOMIC_HOOK = 'AtomicCheckpointHook'
 
 
 def parse_args() -> argparse.Namespace:
@@ -85,16 +88,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     # resume: an explicit checkpoint, or the latest one of the work dir
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        # no checkpoint at all in the work dir: a new run
+        cfg.resume = cfg.load_from is not None
     elif args.resume is not None:
+        if '://' not in args.resume:
+            check_checkpoint_file(args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
-
-    checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
-    if checkpoint_hook and checkpoint_hook.get('type') in (
-            'CheckpointHook', 'mmengine.CheckpointHook'):
-        checkpoint_hook.type = _ATOMIC_HOOK
     return cfg
 
 

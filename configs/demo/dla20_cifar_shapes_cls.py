@@ -58,7 +58,10 @@ auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=5, max_keep_ckpts=2),
+    checkpoint=dict(
+        type='mmdla.AtomicCheckpointHook', interval=5, max_keep_ckpts=2),
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'),
     # paint predictions on 4x enlarged images, so that the labels are legible
     visualization=dict(resize=128))
 randomness = dict(seed=0)

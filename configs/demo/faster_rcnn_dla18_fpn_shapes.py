@@ -95,6 +95,10 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=4)
 
 default_hooks = dict(
-    logger=dict(interval=25), checkpoint=dict(interval=1, max_keep_ckpts=3))
+    logger=dict(interval=25),
+    checkpoint=dict(
+        type='mmdla.AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
+    finite_loss=dict(type='mmdla.FiniteLossHook'),
+    random_state=dict(type='mmdla.RandomStateHook'))
 log_processor = dict(window_size=25)
 randomness = dict(seed=0)

@@ -9,8 +9,8 @@
 #         from mmdla.configs.new_style.dla50_8xb32_in1k import *
 from mmcv.transforms import CenterCrop, LoadImageFromFile, RandomFlip
 from mmengine.dataset import DefaultSampler
-from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
-                            LoggerHook, ParamSchedulerHook)
+from mmengine.hooks import (DistSamplerSeedHook, IterTimerHook, LoggerHook,
+                            ParamSchedulerHook)
 from mmengine.optim import LinearLR, MultiStepLR
 from mmengine.visualization import LocalVisBackend
 from mmpretrain.datasets import (ImageNet, PackInputs, RandomResizedCrop,
@@ -22,6 +22,8 @@ from mmpretrain.models import (CrossEntropyLoss, GlobalAveragePooling,
 from mmpretrain.visualization import UniversalVisualizer
 from torch.optim import SGD
 
+from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
+                          RandomStateHook)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmpretrain'
@@ -118,7 +120,9 @@ default_hooks = dict(
     timer=dict(type=IterTimerHook),
     logger=dict(type=LoggerHook, interval=100),
     param_scheduler=dict(type=ParamSchedulerHook),
-    checkpoint=dict(type=CheckpointHook, interval=1),
+    checkpoint=dict(type=AtomicCheckpointHook, interval=1),
+    finite_loss=dict(type=FiniteLossHook),
+    random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=VisualizationHook, enable=False))
 env_cfg = dict(

@@ -26,14 +26,16 @@ from mmdet.models.task_modules import (AnchorGenerator, DeltaXYWHBBoxCoder,
                                        MaxIoUAssigner, RandomSampler)
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.dataset import DefaultSampler
-from mmengine.hooks import (CheckpointHook, DistSamplerSeedHook, IterTimerHook,
-                            LoggerHook, ParamSchedulerHook)
+from mmengine.hooks import (DistSamplerSeedHook, IterTimerHook, LoggerHook,
+                            ParamSchedulerHook)
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
 from mmengine.runner import (EpochBasedTrainLoop, LogProcessor, TestLoop,
                             ValLoop)
 from mmengine.visualization import LocalVisBackend
 from torch.optim import SGD
 
+from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
+                          RandomStateHook)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmdet'
@@ -237,7 +239,9 @@ default_hooks = dict(
     timer=dict(type=IterTimerHook),
     logger=dict(type=LoggerHook, interval=50),
     param_scheduler=dict(type=ParamSchedulerHook),
-    checkpoint=dict(type=CheckpointHook, interval=1),
+    checkpoint=dict(type=AtomicCheckpointHook, interval=1),
+    finite_loss=dict(type=FiniteLossHook),
+    random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=DetVisualizationHook))
 env_cfg = dict(

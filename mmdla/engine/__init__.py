@@ -1,8 +1,24 @@
-"""Training-time helpers of mmdla: atomic checkpoints, CPU distributed."""
+"""Training-time helpers of mmdla: hooks (atomic checkpoints, a stop on a
+non-finite loss, random states in checkpoints), checks of checkpoint files
+and of their keys, and the distributed launch on the CPU.
+
+The hooks are registered in :data:`mmdla.registry.HOOKS`, which imports this
+package on first use: configs name them as ``mmdla.<HookName>``.
+"""
+from .checkpoint_files import (CheckpointFileError, check_checkpoint_file,
+                               find_resume_checkpoint)
+from .checkpoint_match import (CheckpointMismatchError, check_checkpoint_fits,
+                               check_state_dict_matches, compare_state_dicts)
 from .distributed import setup_distributed, shutdown_distributed
-from .hooks import AtomicCheckpointHook, atomic_write_text
+from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
+                    RandomStateHook, atomic_write_text, capture_random_states,
+                    restore_random_states)
 
 __all__ = [
-    'AtomicCheckpointHook', 'atomic_write_text', 'setup_distributed',
+    'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
+    'FiniteLossHook', 'NonFiniteLossError', 'RandomStateHook',
+    'atomic_write_text', 'capture_random_states', 'check_checkpoint_file',
+    'check_checkpoint_fits', 'check_state_dict_matches', 'compare_state_dicts',
+    'find_resume_checkpoint', 'restore_random_states', 'setup_distributed',
     'shutdown_distributed'
 ]

@@ -1,7 +1,10 @@
 """Command-line handling shared by ``tools/train.py`` and ``tools/test.py``."""
 import argparse
+import difflib
+import inspect
 import os
 import os.path as osp
+from typing import Iterable
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
@@ -41,11 +44,42 @@ def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+# top-level keys that MMEngine's runner reads from a config besides the
+# arguments of `Runner.__init__`
+_RUNNER_CONFIG_KEYS = ('activation_checkpointing', 'compile',
+                       'efficient_conv_bn_eval', 'find_unused_parameters',
+                       'model_wrapper_cfg', 'runner_type', 'sync_bn')
+
+
+def check_top_level_keys(cfg: Config, keys: Iterable[str]) -> None:
+    """Refuse ``--cfg-options`` whose top-level key nothing would read.
+
+    A key is known if the config has it or MMEngine's runner reads it (an
+    argument of :class:`Runner` or one of ``_RUNNER_CONFIG_KEYS``); a typo
+    such as ``randomnes.seed=1`` would otherwise be merged and ignored.
+
+    Raises:
+        ValueError: For the first unknown key, with the closest known one.
+    """
+    known = set(cfg.keys()) | set(_RUNNER_CONFIG_KEYS)
+    known |= set(inspect.signature(Runner).parameters)
+    for key in keys:
+        top = key.split('.')[0]
+        if top not in known:
+            close = difflib.get_close_matches(top, sorted(known), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ''
+            raise ValueError(
+                f"--cfg-options {key}: the config has no key '{top}' and "
+                f'the runner reads none of that name; {hint}To add a new '
+                'setting, write it in a config file.')
+
+
 def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Set the launcher, merge ``--cfg-options`` and choose the work dir:
     ``--work-dir``, else the config's, else ``./work_dirs/<config name>``."""
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        check_top_level_keys(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -17,11 +17,36 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
+# the variables each launcher sets, read by `_export_launcher_env`
+_LAUNCHER_VARIABLES = dict(
+    slurm=('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'SLURM_NODELIST'),
+    mpi=('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
+         'OMPI_COMM_WORLD_LOCAL_RANK'))
+
 
 def _export_launcher_env(launcher: str) -> None:
     """Export ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
     ``MASTER_PORT`` from the variables of a Slurm or MPI launch (torchrun
-    sets them already)."""
+    sets them already).
+
+    Raises:
+        RuntimeError: If a variable of the launcher is not set (the tool was
+            not started by ``srun`` or ``mpirun``); names them.
+    """
+    if launcher not in _LAUNCHER_VARIABLES:
+        return
+    missing = [
+        name for name in _LAUNCHER_VARIABLES[launcher]
+        if name not in os.environ
+    ]
+    if missing:
+        starter = 'srun (see tools/slurm_train.sh)' if launcher == 'slurm' \
+            else 'mpirun'
+        raise RuntimeError(
+            f'--launcher {launcher} needs the variables '
+            f'{", ".join(missing)}, which are not set: start the tool with '
+            f'{starter}, or use --launcher pytorch with torchrun '
+            '(tools/dist_train.sh) or --launcher none.')
     if launcher == 'slurm':
         rank = os.environ['SLURM_PROCID']
         world_size = os.environ['SLURM_NTASKS']
@@ -29,13 +54,11 @@ def _export_launcher_env(launcher: str) -> None:
         master_addr = subprocess.getoutput(
             f'scontrol show hostname {os.environ["SLURM_NODELIST"]} '
             '| head -n1')
-    elif launcher == 'mpi':
+    else:
         rank = os.environ['OMPI_COMM_WORLD_RANK']
         world_size = os.environ['OMPI_COMM_WORLD_SIZE']
         local_rank = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
         master_addr = '127.0.0.1'
-    else:
-        return
     os.environ['RANK'] = rank
     os.environ['WORLD_SIZE'] = world_size
     os.environ['LOCAL_RANK'] = local_rank

@@ -1,3 +1,10 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, atomic_write_text
+from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
+from .random_state_hook import (RandomStateHook, capture_random_states,
+                                restore_random_states)
 
-__all__ = ['AtomicCheckpointHook', 'atomic_write_text']
+__all__ = [
+    'AtomicCheckpointHook', 'FiniteLossHook', 'NonFiniteLossError',
+    'RandomStateHook', 'atomic_write_text', 'capture_random_states',
+    'restore_random_states'
+]

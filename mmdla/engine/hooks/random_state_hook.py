@@ -1,0 +1,116 @@
+"""Random states in checkpoints, so that a resumed run repeats the original.
+
+MMEngine seeds a run once, when the runner is built. A run resumed from a
+checkpoint therefore continues with the random states of a fresh start, and
+its data augmentation, dropout and shuffling differ from those the run would
+have had without the interruption.
+"""
+import random
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+
+from mmdla.registry import HOOKS
+
+RandomStates = Dict[str, Any]
+
+
+def capture_random_states() -> RandomStates:
+    """The states of Python's, NumPy's and torch's (CPU and CUDA) global
+    random generators."""
+    states = dict(
+        python=random.getstate(),
+        numpy=np.random.get_state(),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['torch_cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: RandomStates) -> None:
+    """Set the global random generators to ``states`` (see
+    :func:`capture_random_states`); CUDA states are restored when the
+    number of devices is the same."""
+    random.setstate(states['python'])
+    np.random.set_state(states['numpy'])
+    torch.set_rng_state(states['torch'])
+    cuda_states = states.get('torch_cuda')
+    if (cuda_states is not None and torch.cuda.is_available()
+            and len(cuda_states) == torch.cuda.device_count()):
+        torch.cuda.set_rng_state_all(cuda_states)
+
+
+def _train_sampler(runner) -> Any:
+    """The sampler of the training data loader (inside its batch sampler,
+    if it has one, as with MMDetection's ``AspectRatioBatchSampler``)."""
+    loader = runner.train_loop.dataloader
+    batch_sampler = getattr(loader, 'batch_sampler', None)
+    return getattr(batch_sampler, 'sampler', loader.sampler)
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Save the random states in each checkpoint and restore them on resume.
+
+    Every checkpoint gets a ``random_states`` entry: the states of Python's,
+    NumPy's and torch's random generators and the seed of the training
+    sampler (which shuffles each epoch with ``seed + epoch``). They are
+    taken at the end of the epoch, when the checkpoint is saved, and set
+    again at the start of the next epoch, in the run that goes on as in a
+    run resumed from that checkpoint. Whatever happens in between (an
+    evaluation that draws random numbers, the building of a resumed runner)
+    then leaves training untouched, and on the CPU a run killed and resumed
+    ends with exactly the weights of the run never interrupted. States are
+    restored only into a run that continues at the checkpoint's iteration
+    (``--resume``), not into one that loads it to start over
+    (``load_from``). mmdla's configs name it in ``default_hooks``::
+
+        random_state=dict(type='mmdla.RandomStateHook')
+
+    The exact repetition holds for epoch-based training in one process with
+    the data loaded in it (``num_workers=0``) or by workers that are
+    restarted each epoch (``persistent_workers=False``): the states of
+    persistent worker processes and of other ranks are not saved. On a GPU,
+    non-deterministic kernels may still make runs differ.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self) -> None:
+        # (iteration, random states, sampler seed) to restore at the start
+        # of the next epoch if training is then at that iteration
+        self._pending: Optional[Tuple[int, RandomStates, Any]] = None
+
+    def after_train_epoch(self, runner) -> None:
+        self._pending = (runner.iter, capture_random_states(),
+                         getattr(_train_sampler(runner), 'seed', None))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self._pending is not None and self._pending[0] == runner.iter:
+            _, states, sampler_seed = self._pending
+        else:  # an iteration-based save, within an epoch
+            states = capture_random_states()
+            sampler_seed = getattr(_train_sampler(runner), 'seed', None)
+        checkpoint['random_states'] = dict(states, sampler_seed=sampler_seed)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        saved = checkpoint.get('random_states')
+        if saved is None:
+            return
+        states = {k: v for k, v in saved.items() if k != 'sampler_seed'}
+        self._pending = (checkpoint['meta']['iter'], states,
+                         saved.get('sampler_seed'))
+
+    def before_train_epoch(self, runner) -> None:
+        if self._pending is None:
+            return
+        iteration, states, sampler_seed = self._pending
+        self._pending = None
+        if iteration != runner.iter:  # loaded to start over (`load_from`)
+            return
+        restore_random_states(states)
+        sampler = _train_sampler(runner)
+        if sampler_seed is not None and hasattr(sampler, 'seed'):
+            sampler.seed = sampler_seed
