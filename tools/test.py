@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.engine import (check_checkpoint_file, check_checkpoint_fits,
-                          setup_distributed, shutdown_distributed)
+                          exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
@@ -124,7 +124,7 @@ def main() -> None:
             DumpResults(out_file_path=args.out))
 
     runner.test()
-    shutdown_distributed()
+    exit_distributed_run()
 
 
 if __name__ == '__main__':

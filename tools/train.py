@@ -26,7 +26,7 @@ from mmengine.config import Config
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
 from mmdla.engine import (check_checkpoint_file, find_resume_checkpoint,
-                          setup_distributed, shutdown_distributed)
+                          exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
 from mmdla.utils.data_check import check_data_roots
@@ -111,7 +111,7 @@ def main() -> None:
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     build_runner(cfg).train()
-    shutdown_distributed()
+    exit_distributed_run()
 
 
 if __name__ == '__main__':

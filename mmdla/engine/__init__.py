@@ -9,7 +9,8 @@ from .checkpoint_files import (CheckpointFileError, check_checkpoint_file,
                                find_resume_checkpoint)
 from .checkpoint_match import (CheckpointMismatchError, check_checkpoint_fits,
                                check_state_dict_matches, compare_state_dicts)
-from .distributed import setup_distributed, shutdown_distributed
+from .distributed import (exit_distributed_run, setup_distributed,
+                          shutdown_distributed)
 from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
                     RandomStateHook, atomic_write_text, capture_random_states,
                     restore_random_states)
@@ -19,6 +20,6 @@ __all__ = [
     'FiniteLossHook', 'NonFiniteLossError', 'RandomStateHook',
     'atomic_write_text', 'capture_random_states', 'check_checkpoint_file',
     'check_checkpoint_fits', 'check_state_dict_matches', 'compare_state_dicts',
-    'find_resume_checkpoint', 'restore_random_states', 'setup_distributed',
-    'shutdown_distributed'
+    'exit_distributed_run', 'find_resume_checkpoint', 'restore_random_states',
+    'setup_distributed', 'shutdown_distributed'
 ]

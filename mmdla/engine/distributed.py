@@ -6,11 +6,13 @@ CPU-only machine. :func:`setup_distributed` makes the same config run on the
 CPU: it picks the gloo backend, initialises the process group itself (the
 runner then skips its own initialisation) and wraps the model without device
 ids. On GPU machines it only applies an explicitly requested backend.
-:func:`shutdown_distributed` ends a finished run's process group.
+:func:`exit_distributed_run` ends the process of a rank whose run completed.
 """
 import datetime
+import logging
 import os
 import subprocess
+import sys
 from typing import Optional
 
 import torch
@@ -107,13 +109,43 @@ def setup_distributed(cfg: Config,
 
 
 def shutdown_distributed() -> None:
-    """Destroy the default process group once this rank's run has finished.
+    """Wait for every rank, then destroy the default process group.
 
-    Without this the group lives until interpreter shutdown, where gloo's
-    worker threads can be torn down out of order and abort a process whose
-    run had succeeded ("terminate called without an active exception").
-    Call it only after a run that completed: a rank that raised must not
-    wait on a group its peers may still be using.
+    A no-op without a process group. Call it only after a run that
+    completed: a rank that raised must not wait on a group its peers may
+    still be using.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
         torch_dist.destroy_process_group()
+
+
+def exit_distributed_run() -> None:
+    """End the process of a rank whose distributed run has completed.
+
+    Does nothing in a run without a process group. Otherwise it shuts the
+    group down (:func:`shutdown_distributed`), flushes the logs and the
+    standard streams, and exits with status 0 without finalizing the
+    interpreter.
+
+    Why not a normal exit: gloo runs collectives on worker threads
+    (``pt_gloo_runloop``) and a worker drops its reference to a finished
+    work object only after the waiting rank has been released. When that
+    reference is the last one to a tensor with a Python object (the tensors
+    of MMEngine's ``all_gather_object`` after an evaluation), the worker
+    must take the GIL to free it. If the main thread has begun to finalize
+    the interpreter by then, CPython ends the worker with ``pthread_exit``,
+    whose unwinding through a ``noexcept`` destructor
+    (``AsyncAllgatherWork::~AsyncAllgatherWork``) calls ``std::terminate``:
+    "terminate called without an active exception" and SIGABRT after a
+    successful run. Destroying the group does not join these threads,
+    because DDP's reducer keeps the group alive until the process ends, so
+    the only exit without that race is one that skips finalization.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    shutdown_distributed()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

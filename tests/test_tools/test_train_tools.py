@@ -3,7 +3,6 @@ configs they build, and the errors they give for missing data, broken or
 unfitting checkpoints and misspelt options."""
 import importlib.util
 import os.path as osp
-import socket
 import sys
 from types import ModuleType
 from typing import List
@@ -153,27 +152,6 @@ def test_distributed_on_cpu_uses_gloo_without_device_ids(
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.device_ids is None
     assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
-def test_shutdown_destroys_the_process_group(monkeypatch, faster_rcnn_demo):
-    from mmdla.engine import setup_distributed, shutdown_distributed
-    with socket.socket() as sock:  # a free port for the rendezvous
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    for name, value in dict(
-            RANK='0',
-            WORLD_SIZE='1',
-            LOCAL_RANK='0',
-            MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=str(port)).items():
-        monkeypatch.setenv(name, value)
-    setup_distributed(Config.fromfile(faster_rcnn_demo), 'pytorch')
-    assert torch.distributed.is_initialized()
-    assert torch.distributed.get_backend() == 'gloo'
-    shutdown_distributed()
-    assert not torch.distributed.is_initialized()
-    shutdown_distributed()  # nothing left to destroy: no error
 
 
 def test_train_without_data_names_location_and_fix(tmp_path, faster_rcnn_demo,
