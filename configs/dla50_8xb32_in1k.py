@@ -32,3 +32,9 @@ param_scheduler = [
         milestones=[30, 60, 90],
         gamma=0.1),
 ]
+
+# persistent_workers set explicitly (num_workers is 5), so that MMPretrain's
+# tools/train.py, which fills it in where unset, and ours build the same
+train_dataloader = dict(persistent_workers=True)
+val_dataloader = dict(persistent_workers=True)
+test_dataloader = val_dataloader
