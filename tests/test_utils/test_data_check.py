@@ -9,7 +9,7 @@ import warnings
 import pytest
 from mmengine.config import Config
 
-from mmdla.datasets import CLS_CLASSES, DET_CLASSES, generate_shapes_cls
+from mmdla.datasets import CLS_CLASSES, DET_CLASSES
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -75,10 +75,11 @@ def _cls_cfg(cls_demo: str, data_root: str, pinned: bool = True) -> Config:
 
 
 @pytest.fixture
-def shapes_cls(tmp_path) -> str:
-    root = tmp_path / 'shapes_cls'
-    generate_shapes_cls(str(root), num_train=12, num_val=6)
-    return str(root) + '/'
+def shapes_cls(tmp_path, tiny_shapes_cls) -> str:
+    """A copy of the tiny classification set, to change."""
+    root = str(tmp_path / 'shapes_cls') + '/'
+    shutil.copytree(tiny_shapes_cls, root)
+    return root
 
 
 def test_cls_demo_pins_classes_in_folder_order(cls_demo):
