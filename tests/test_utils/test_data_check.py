@@ -50,9 +50,14 @@ def test_missing_annotation_file(tmp_path):
 
 
 def test_present_data_and_remote_roots_pass(tmp_path):
-    (tmp_path / 'coco' / 'annotations').mkdir(parents=True)
-    (tmp_path / 'coco' / 'annotations' / 'instances_val2017.json').touch()
-    check_data_roots(_coco_like_cfg(str(tmp_path / 'coco') + '/'))
+    root = tmp_path / 'coco'
+    (root / 'annotations').mkdir(parents=True)
+    coco = _coco()
+    for image in coco['images']:
+        (root / image['file_name']).write_bytes(b'image')
+    with open(root / 'annotations' / 'instances_val2017.json', 'w') as f:
+        json.dump(coco, f)
+    check_data_roots(_coco_like_cfg(str(root) + '/'))
     check_data_roots(_coco_like_cfg('s3://bucket/coco/'))
 
 
