@@ -38,6 +38,7 @@ test: setup
 
 demo: setup
 	$(PYTHON) tools/demo.py
+	@echo "To run the commands of README.md: source $(VENV)/bin/activate"
 
 check-env: setup
 	$(PYTHON) tools/check_env.py
@@ -70,3 +71,5 @@ $(STAMP): | $(PYTHON)
 	$(PYTHON) tools/check_env.py
 	rm -f $(VENV)/.mmdla-setup-*
 	touch $@
+	@echo "Set-up done. Activate the environment in your shell before running"
+	@echo "the commands of README.md: source $(VENV)/bin/activate"

@@ -17,8 +17,10 @@ model = dict(
         drop_path_rate=0.2),
     head=dict(num_classes=100, in_channels=256))
 
-train_dataloader = dict(batch_size=128)
-val_dataloader = dict(batch_size=128)
+# persistent_workers set explicitly (num_workers is 2), so that MMPretrain's
+# tools/train.py, which fills it in where unset, and ours build the same
+train_dataloader = dict(batch_size=128, persistent_workers=True)
+val_dataloader = dict(batch_size=128, persistent_workers=True)
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=180)

@@ -37,3 +37,9 @@ default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
     random_state=dict(type='mmdla.RandomStateHook'))
+
+# persistent_workers set explicitly (num_workers is 5), so that MMPretrain's
+# tools/train.py, which fills it in where unset, and ours build the same
+train_dataloader = dict(persistent_workers=True)
+val_dataloader = dict(persistent_workers=True)
+test_dataloader = val_dataloader

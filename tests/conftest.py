@@ -9,7 +9,7 @@ from typing import Callable, Dict, List
 
 import pytest
 
-from mmdla.datasets import generate_shapes_coco
+from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -38,6 +38,15 @@ def tiny_shapes_coco(tmp_path_factory) -> str:
     4 validation images."""
     root = str(tmp_path_factory.mktemp('data') / 'shapes_coco')
     generate_shapes_coco(root, num_train=8, num_val=4)
+    return root + '/'
+
+
+@pytest.fixture(scope='session')
+def tiny_shapes_cls(tmp_path_factory) -> str:
+    """Root (with a trailing slash) of a shapes classification set of 12
+    training and 6 validation images."""
+    root = str(tmp_path_factory.mktemp('data') / 'shapes_cls')
+    generate_shapes_cls(root, num_train=12, num_val=6)
     return root + '/'
 
 

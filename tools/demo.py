@@ -61,13 +61,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def run(command: List[str]) -> None:
-    """Run a command from the repository root, echoing it first."""
+    """Run a command from the repository root, echoing it first; exit with
+    its status if it fails."""
     print('\n$ ' + ' '.join(command), flush=True)
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     env.setdefault('OMP_NUM_THREADS', '1')
-    subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
+    # a failed step has printed its error: stop with its status, no traceback
+    status = subprocess.run(command, cwd=REPO_ROOT, env=env).returncode
+    if status:
+        sys.exit(status)
 
 
 def run_dirs(work_dir: str) -> List[str]:

@@ -5,6 +5,10 @@
 # CPU with the gloo backend. Multi-node: set NNODES, NODE_RANK, MASTER_ADDR
 # and PORT on every node.
 
+source "$(dirname "$0")/launch_checks.sh"
+[ $# -ge 2 ] || usage_error 'CONFIG and GPUS are needed'
+require_count GPUS "$2"
+
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -12,6 +16,7 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
+require_torch
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 $PYTHON -m torch.distributed.run \

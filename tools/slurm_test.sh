@@ -3,7 +3,8 @@
 #   [GPUS=8] tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py arguments...]
 # See slurm_train.sh for GPUS, GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS.
 
-set -x
+source "$(dirname "$0")/launch_checks.sh"
+[ $# -ge 4 ] || usage_error 'PARTITION, JOB_NAME, CONFIG and CHECKPOINT are needed'
 
 PARTITION=$1
 JOB_NAME=$2
@@ -15,6 +16,11 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
 PYTHON=${PYTHON:-python}
+require_count GPUS "$GPUS"
+require_count GPUS_PER_NODE "$GPUS_PER_NODE"
+require_torch
+
+set -x
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 srun -p ${PARTITION} \

@@ -4,7 +4,8 @@
 # GPUS: total processes (default 8), GPUS_PER_NODE (default 8),
 # CPUS_PER_TASK (default 5), SRUN_ARGS: extra srun arguments.
 
-set -x
+source "$(dirname "$0")/launch_checks.sh"
+[ $# -ge 4 ] || usage_error 'PARTITION, JOB_NAME, CONFIG and WORK_DIR are needed'
 
 PARTITION=$1
 JOB_NAME=$2
@@ -16,6 +17,11 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
 PYTHON=${PYTHON:-python}
+require_count GPUS "$GPUS"
+require_count GPUS_PER_NODE "$GPUS_PER_NODE"
+require_torch
+
+set -x
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 srun -p ${PARTITION} \

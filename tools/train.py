@@ -103,10 +103,9 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
 
-    dataloaders = ['train_dataloader']
-    if cfg.get('val_cfg'):
-        dataloaders.append('val_dataloader')
-    check_data_roots(cfg, dataloaders)
+    # MMPretrain's configs validate with `val_cfg = dict()`; --no-validate
+    # sets the val_dataloader to None, which the check skips
+    check_data_roots(cfg, ['train_dataloader', 'val_dataloader'])
 
     setup_distributed(cfg, args.launcher, args.dist_backend)
 

@@ -9,8 +9,12 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py'
 ]
 
-# the classes are the sub-folders: circle, cross, ring, square, star, triangle
 data_root = 'data/shapes_cls/'
+# MMPretrain's CustomDataset labels the class sub-folders in sorted order;
+# pinned here, a missing or extra folder in a split is an error instead of
+# silently shifted labels (tools/train.py and tools/test.py name it)
+metainfo = dict(
+    classes=('circle', 'cross', 'ring', 'square', 'star', 'triangle'))
 
 model = dict(
     backbone=dict(_delete_=True, type='mmdla.ResNetDLACifar', depth=20),
@@ -23,14 +27,18 @@ data_preprocessor = dict(
     # images are read as BGR
     to_rgb=True)
 
+# small images load in microseconds: no worker processes on two cores (set
+# explicitly: MMPretrain's tools/train.py would default it to True)
 train_dataloader = dict(
     batch_size=32,
     num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
         data_prefix='train',
+        metainfo=metainfo,
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='RandomCrop', crop_size=32, padding=4),
@@ -40,11 +48,13 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=100,
     num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
         data_prefix='val',
+        metainfo=metainfo,
         pipeline=[dict(type='LoadImageFromFile'),
                   dict(type='PackInputs')]))
 test_dataloader = val_dataloader

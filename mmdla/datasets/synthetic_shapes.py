@@ -20,13 +20,19 @@ matching ``.complete`` marker is left untouched. A dataset is first written to
 a temporary sibling folder and then renamed into place, so concurrent
 processes (e.g. the ranks of a distributed run) and interrupted runs never
 expose a half-written dataset.
+
+The generator only ever deletes what it wrote itself: a dataset of other
+parameters (its marker says so) is replaced only when every file in it is one
+the generator writes; a folder without the marker, or with files of its own,
+is user data and is never touched (:class:`FileExistsError`).
 """
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import tempfile
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Pattern, Tuple
 
 import cv2
 import numpy as np
@@ -41,6 +47,17 @@ _MARKER = '.complete'
 # Bump whenever the drawing code changes, so stale datasets are regenerated.
 _GENERATOR_VERSION = 3
 _SPLIT_IDS = {'train': 0, 'val': 1}
+_SPLITS = '(train|val)'
+_IMAGE = r'\d{5}\.png'
+#: Every path (relative to the dataset root, ``/``-separated) the generator
+#: may write, folders included, per dataset kind.
+_LAYOUTS: Dict[str, Pattern] = {
+    'shapes_coco':
+    re.compile(rf'annotations(/instances_{_SPLITS}\.json)?|'
+               rf'{_SPLITS}(/{_IMAGE})?'),
+    'shapes_cls':
+    re.compile(rf'{_SPLITS}(/({"|".join(CLS_CLASSES)})(/{_IMAGE})?)?'),
+}
 
 
 def _regular_polygon(center: np.ndarray, radius: float, num_vertices: int,
@@ -260,19 +277,105 @@ def _write_shapes_cls(root: str, splits: Dict[str, int], image_size: int,
                 img)
 
 
+def _read_marker(root: str) -> Optional[dict]:
+    """The parameters in the marker of ``root``; ``None`` without one."""
+    marker = osp.join(root, _MARKER)
+    if not osp.isfile(marker):
+        return None
+    try:
+        with open(marker) as f:
+            params = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return params if isinstance(params, dict) else None
+
+
+def _foreign_paths(root: str, kind: str) -> List[str]:
+    """Paths under ``root`` (relative, sorted) that the generator of ``kind``
+    does not write; symbolic links are never the generator's."""
+    layout = _LAYOUTS[kind]
+    foreign = []
+    for folder, dirs, files in os.walk(root):
+        rel_folder = osp.relpath(folder, root)
+        for name in dirs + files:
+            rel = osp.normpath(osp.join(rel_folder, name)).replace(os.sep, '/')
+            path = osp.join(folder, name)
+            if rel == _MARKER and folder == root:
+                continue
+            if osp.islink(path) or not layout.fullmatch(rel):
+                foreign.append(rel)
+    return sorted(foreign)
+
+
+def _check_replaceable(root: str, kind: str) -> None:
+    """Check that ``root`` is empty or a dataset the generator of ``kind``
+    wrote, holding nothing else.
+
+    Raises:
+        FileExistsError: If ``root`` holds anything the generator did not
+            write: a file or link, a folder without the marker of ``kind``, or
+            a dataset folder with files added.
+    """
+    advice = (f'To keep it and get the demo data: move or rename {root!r}, '
+              'or generate the demo data into '
+              'another folder (`python tools/misc/generate_demo_data.py '
+              '--out-dir OTHER_DIR`) and point the data_root of the demo '
+              'configs there.')
+    if osp.islink(root) or not osp.isdir(root):
+        raise FileExistsError(
+            f'{root!r} exists and is not a folder written by the demo data '
+            f'generator, so it is left untouched. {advice}')
+    if not os.listdir(root):
+        return
+    params = _read_marker(root)
+    if params is None or params.get('kind') != kind:
+        raise FileExistsError(
+            f'{root!r} exists but was not written by the demo data '
+            f'generator (it has no {_MARKER} marker of {kind}), so it is '
+            f'treated as your data and left untouched. {advice}')
+    foreign = _foreign_paths(root, kind)
+    if foreign:
+        shown = ', '.join(foreign[:5]) + (', ...' if len(foreign) > 5 else '')
+        raise FileExistsError(
+            f'{root!r} holds a demo dataset of other parameters, to be '
+            f'replaced, but also {len(foreign)} entries the generator did '
+            f'not write ({shown}), so it is left untouched. Move those out '
+            f'of it, or delete the folder yourself, and run again. {advice}')
+
+
+def _remove_generated(root: str, kind: str) -> None:
+    """Delete ``root`` after :func:`_check_replaceable`, file by file, so
+    that nothing written into it meanwhile is lost (``os.rmdir`` then
+    fails)."""
+    _check_replaceable(root, kind)
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            os.remove(osp.join(folder, name))
+        os.rmdir(folder)
+
+
 def _generate_once(root: str, params: Dict[str, object],
                    writer: Callable[[str], None]) -> bool:
     """Run ``writer`` into a temporary folder and move it to ``root``.
 
+    An existing ``root`` is replaced only if it is empty or an older dataset
+    of this generator that holds nothing else (see
+    :func:`_check_replaceable`).
+
     Returns:
         ``True`` if the dataset was generated, ``False`` if an identical one
         was already present.
+
+    Raises:
+        FileExistsError: If ``root`` exists and holds anything the generator
+            did not write; it is left untouched.
     """
-    marker = osp.join(root, _MARKER)
-    if osp.isfile(marker):
-        with open(marker) as f:
-            if json.load(f) == params:
-                return False
+    if _read_marker(root) == params:
+        return False
+    kind = str(params['kind'])
+    if osp.lexists(root):
+        # before the generation, so that a folder of user data fails fast
+        _check_replaceable(root, kind)
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
     tmp_root = tempfile.mkdtemp(
@@ -281,13 +384,13 @@ def _generate_once(root: str, params: Dict[str, object],
         writer(tmp_root)
         with open(osp.join(tmp_root, _MARKER), 'w') as f:
             json.dump(params, f)
-        if osp.isdir(root):  # stale or incomplete dataset
-            shutil.rmtree(root, ignore_errors=True)
+        if osp.lexists(root) and _read_marker(root) != params:
+            _remove_generated(root, kind)
         try:
             os.rename(tmp_root, root)
         except OSError:
             # another process finished first; accept its identical result
-            if not osp.isfile(marker):
+            if _read_marker(root) != params:
                 raise
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)

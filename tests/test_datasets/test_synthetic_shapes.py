@@ -3,8 +3,10 @@ import filecmp
 import json
 import os
 import os.path as osp
+import sys
 
 import numpy as np
+import pytest
 from pycocotools.coco import COCO
 
 from mmdla.datasets import (CLS_CLASSES, DET_CLASSES, generate_shapes_cls,
@@ -75,3 +77,59 @@ def test_shapes_cls_layout(tmp_path):
     assert sum(
         bool(os.listdir(osp.join(root, 'train', name)))
         for name in CLS_CLASSES) >= 4
+
+
+def test_folder_without_marker_is_never_deleted(tmp_path):
+    root = tmp_path / 'shapes_coco'
+    (root / 'train').mkdir(parents=True)
+    (root / 'train' / 'mine.jpg').write_bytes(b'user image')
+    with pytest.raises(FileExistsError, match='no .complete marker') as error:
+        generate_shapes_coco(str(root), num_train=2, num_val=1)
+    assert '--out-dir' in str(error.value)
+    assert (root / 'train' / 'mine.jpg').read_bytes() == b'user image'
+    assert os.listdir(tmp_path) == ['shapes_coco']  # no temporary folder
+
+
+def test_stale_dataset_with_user_files_is_never_deleted(tmp_path):
+    root = tmp_path / 'shapes_cls'
+    assert generate_shapes_cls(str(root), num_train=6, num_val=3)
+    (root / 'val' / 'dog').mkdir()
+    (root / 'val' / 'dog' / '00000.png').write_bytes(b'user image')
+    (root / 'notes.txt').write_text('mine')
+    with pytest.raises(
+            FileExistsError, match='3 entries the generator did not write'):
+        generate_shapes_cls(str(root), num_train=4, num_val=3)
+    assert (root / 'notes.txt').read_text() == 'mine'
+    assert (root / 'val' / 'dog' / '00000.png').read_bytes() == b'user image'
+    # the dataset written before is intact too
+    train_images = [
+        f for name in CLS_CLASSES for f in os.listdir(root / 'train' / name)
+    ]
+    assert len(train_images) == 6
+
+
+def test_empty_folder_and_stale_dataset_are_replaced(tmp_path):
+    root = tmp_path / 'shapes_cls'
+    root.mkdir()
+    assert generate_shapes_cls(str(root), num_train=6, num_val=3)
+    assert generate_shapes_cls(str(root), num_train=4, num_val=3)
+    train_images = [
+        f for name in CLS_CLASSES for f in os.listdir(root / 'train' / name)
+    ]
+    assert len(train_images) == 4
+
+
+def test_generator_script_stops_with_a_message(tmp_path, repo_root, run_tool):
+    user_file = tmp_path / 'shapes_cls' / 'train' / 'cat' / 'a.png'
+    user_file.parent.mkdir(parents=True)
+    user_file.write_bytes(b'user image')
+    result = run_tool([
+        sys.executable, 'tools/misc/generate_demo_data.py', '--only', 'cls',
+        '--out-dir',
+        str(tmp_path), '--num-train', '2', '--num-val', '1'
+    ],
+                      cwd=repo_root)
+    assert result.returncode != 0
+    assert 'error: ' in result.stdout and 'left untouched' in result.stdout
+    assert 'Traceback' not in result.stdout
+    assert user_file.read_bytes() == b'user image'

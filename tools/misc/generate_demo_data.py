@@ -6,10 +6,14 @@ Examples::
     python tools/misc/generate_demo_data.py --only det  # detection set only
     python tools/misc/generate_demo_data.py --out-dir /tmp/data --num-train 16
 
-A dataset already present with the same parameters is left untouched.
+A dataset already present with the same parameters is left untouched; one of
+other parameters is replaced. A folder that holds anything the generator did
+not write (your own data) is never deleted: the script stops and says what to
+do instead.
 """
 import argparse
 import os.path as osp
+import sys
 import time
 
 from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
@@ -59,7 +63,10 @@ def main() -> None:
             continue
         root = osp.join(args.out_dir, name)
         start = time.time()
-        created = generate(root, seed=args.seed, **sizes)
+        try:
+            created = generate(root, seed=args.seed, **sizes)
+        except FileExistsError as error:
+            sys.exit(f'error: {error}')
         state = (f'generated in {time.time() - start:.1f} s'
                  if created else 'already present')
         print(f'{root}: {state}')
