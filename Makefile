@@ -67,6 +67,9 @@ $(STAMP): | $(PYTHON)
 	bash tools/install_mmcv.sh $(PYTHON)
 	$(PIP_INSTALL) -r requirements/det.txt -r requirements/cls.txt \
 		-r requirements/tests.txt
+	@# grad-cam depends on torch, so pip upgrades setuptools to torch's >=77
+	@# again: bring back setuptools<70 (pkg_resources)
+	$(PIP_INSTALL) -r requirements/build.txt
 	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	$(PYTHON) tools/check_env.py
 	rm -f $(VENV)/.mmdla-setup-*

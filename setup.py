@@ -63,10 +63,18 @@ INSTALL_REQUIRES: List[str] = [
     'torchvision',
 ]
 
+# ONNX export; torch.onnx.export(dynamo=True) needs onnxscript
+DEPLOY_REQUIRES: List[str] = [
+    'onnx>=1.16', 'onnxscript>=0.3', 'onnxruntime>=1.17'
+]
+
 EXTRAS_REQUIRE: Dict[str, List[str]] = {
     'det': ['mmdet>=3.1.0,<3.4.0', 'pycocotools'],
-    'cls': ['mmpretrain>=1.0.0,<1.3.0'],
-    'tests': ['pytest'],
+    # grad-cam for MMPretrain's vis_cam.py, which passes the use_cuda that
+    # grad-cam 1.5 removed
+    'cls': ['mmpretrain>=1.0.0,<1.3.0', 'grad-cam>=1.3.7,<1.5.0'],
+    'deploy': DEPLOY_REQUIRES,
+    'tests': ['pytest'] + DEPLOY_REQUIRES,
 }
 EXTRAS_REQUIRE['all'] = sorted(
     {req

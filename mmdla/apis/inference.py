@@ -1,0 +1,174 @@
+"""Inference on images with the inferencers of MMPretrain and MMDetection.
+
+A config's default scope names its codebase: ``mmpretrain`` configs run in
+MMPretrain's :class:`ImageClassificationInferencer`, ``mmdet`` configs in
+MMDetection's :class:`DetInferencer`. Both codebases are optional extras of
+mmdla and are imported only when needed.
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config
+
+#: Task of the configs of each supported default scope.
+TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection'}
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file of a supported codebase.
+
+    Args:
+        config (str): Path of an MMPretrain or MMDetection config.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        Config: The config, with ``default_scope`` one of :data:`TASKS`.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist.')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ValueError(
+            f'{config} has default_scope={scope!r}; only configs built on '
+            "mmpretrain:: or mmdet:: bases (default_scope 'mmpretrain' or "
+            "'mmdet') are supported.")
+    return cfg
+
+
+def task_of(cfg: Config) -> str:
+    """``'classification'`` or ``'detection'``, from the default scope."""
+    return TASKS[cfg.default_scope]
+
+
+def build_inferencer(cfg: Config,
+                     checkpoint: str,
+                     device: Optional[str] = None):
+    """The inferencer of a config's codebase, with a checkpoint loaded.
+
+    Args:
+        cfg (Config): Config from :func:`load_config`.
+        checkpoint (str): Checkpoint file. Runner checkpoints carry the class
+            names in ``meta.dataset_meta``; the inferencers read them there.
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
+            Defaults to a GPU if there is one, else the CPU.
+
+    Returns:
+        ImageClassificationInferencer | DetInferencer
+    """
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint file {checkpoint!r} does not exist.')
+    if task_of(cfg) == 'classification':
+        from mmpretrain.apis import ImageClassificationInferencer
+        return ImageClassificationInferencer(
+            cfg, pretrained=checkpoint, device=device)
+    from mmdet.apis import DetInferencer
+    return DetInferencer(cfg, weights=checkpoint, device=device, scope='mmdet')
+
+
+def top_classes(scores: np.ndarray, classes: Optional[Sequence[str]],
+                topk: int) -> List[Tuple[str, float]]:
+    """The ``topk`` best classes of one image, best first.
+
+    Args:
+        scores (np.ndarray): Class scores of one image, ``[K]``.
+        classes (Sequence[str], optional): Class names; without them the
+            classes are named by their index.
+        topk (int): Number of classes, at most ``K``.
+
+    Returns:
+        list[tuple[str, float]]: ``(name, score)`` pairs.
+    """
+    order = np.argsort(-scores, kind='stable')[:topk]
+    return [(classes[i] if classes is not None else str(i), float(scores[i]))
+            for i in order]
+
+
+def detections(prediction: Dict, classes: Sequence[str],
+               score_thr: float) -> List[Tuple[str, float, List[float]]]:
+    """The detections of one image scoring at least ``score_thr``.
+
+    Args:
+        prediction (dict): One entry of a :class:`DetInferencer` result's
+            ``'predictions'`` (``labels``, ``scores``, ``bboxes`` lists).
+        classes (Sequence[str]): Class names of the detector.
+        score_thr (float): Lowest score kept.
+
+    Returns:
+        list[tuple[str, float, list[float]]]: ``(class, score, box)``
+        triples, best first, boxes as ``[x1, y1, x2, y2]``.
+    """
+    found = [(classes[label], score, box) for label, score, box in zip(
+        prediction['labels'], prediction['scores'], prediction['bboxes'])
+             if score >= score_thr]
+    return sorted(found, key=lambda item: -item[1])
+
+
+def classify_images(
+        inferencer,
+        images: Sequence[str],
+        topk: int = 5,
+        out_dir: Optional[str] = None) -> List[List[Tuple[str, float]]]:
+    """Classify images; optionally paint each with its prediction.
+
+    Args:
+        inferencer (ImageClassificationInferencer): From
+            :func:`build_inferencer`.
+        images (Sequence[str]): Image files.
+        topk (int): Number of classes returned per image (at most the
+            number of classes).
+        out_dir (str, optional): Where to write ``<image name>.png``, the
+            image with the predicted class and score.
+
+    Returns:
+        list[list[tuple[str, float]]]: The :func:`top_classes` of each image.
+    """
+    kwargs = {}
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        kwargs['show_dir'] = out_dir
+    results = inferencer(list(images), **kwargs)
+    return [
+        top_classes(result['pred_scores'], inferencer.classes, topk)
+        for result in results
+    ]
+
+
+def detect_images(
+    inferencer,
+    images: Sequence[str],
+    score_thr: float = 0.3,
+    out_dir: Optional[str] = None
+) -> List[List[Tuple[str, float, List[float]]]]:
+    """Detect objects in images; optionally paint and save the results.
+
+    Args:
+        inferencer (DetInferencer): From :func:`build_inferencer`.
+        images (Sequence[str]): Image files.
+        score_thr (float): Lowest score of a returned or painted detection.
+        out_dir (str, optional): Where to write ``vis/<image file name>``
+            (the image with its boxes, and masks for instance segmentation
+            models) and ``preds/<image name>.json`` (all detections:
+            labels, scores, boxes and RLE-encoded masks).
+
+    Returns:
+        list[list[tuple[str, float, list[float]]]]: The :func:`detections`
+        of each image.
+    """
+    save = out_dir is not None
+    results = inferencer(
+        list(images),
+        out_dir=out_dir if save else '',
+        no_save_vis=not save,
+        no_save_pred=not save,
+        pred_score_thr=score_thr)
+    classes = inferencer.model.dataset_meta['classes']
+    return [
+        detections(prediction, classes, score_thr)
+        for prediction in results['predictions']
+    ]

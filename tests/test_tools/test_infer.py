@@ -1,0 +1,119 @@
+"""tools/infer.py: top classes of a classifier, painted detections of a
+detector, on the demo configs with seeded random weights."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import load_checkpoint
+
+from mmdla.apis import load_config
+from mmdla.datasets import CLS_CLASSES
+from mmdla.datasets.synthetic_shapes import draw_classification_image
+
+# MMPretrain's CustomDataset names the classes after the sorted folders
+CLS_DATASET_META = dict(classes=tuple(sorted(CLS_CLASSES)))
+
+
+@pytest.fixture(scope='module')
+def infer_tool(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'mmdla_tool_infer', osp.join(repo_root, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _expected_top_classes(config, checkpoint, image_file, topk):
+    """Top classes of one image from the classifier run by hand: RGB,
+    ``(x - 127.5) / 64`` as in the demo's data preprocessor, softmax."""
+    cfg = load_config(config)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model).eval()
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    rgb = cv2.imread(image_file)[..., ::-1].astype(np.float32)
+    inputs = (torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None] -
+              127.5) / 64.0
+    with torch.no_grad():
+        scores = model(inputs, mode='tensor').softmax(dim=1)[0]
+    values, indices = scores.topk(topk)
+    return [(CLS_DATASET_META['classes'][i], v)
+            for i, v in zip(indices.tolist(), values.tolist())]
+
+
+def test_classifier_prints_top_classes_and_paints(cls_demo, repo_root,
+                                                  random_checkpoint, run_tool,
+                                                  tmp_path):
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META)
+    images = []
+    for index in range(2):
+        image, _ = draw_classification_image(0, 'val', index, 32)
+        images.append(str(tmp_path / f'shape{index}.png'))
+        cv2.imwrite(images[-1], image)
+    out_dir = tmp_path / 'painted'
+    result = run_tool([
+        sys.executable, 'tools/infer.py', cls_demo, checkpoint, *images,
+        '--topk', '3', '--out-dir',
+        str(out_dir), '--device', 'cpu'
+    ], repo_root)
+    assert result.returncode == 0, result.stdout
+    # one line per image: "<image>: <class> <score>, ..."
+    lines = dict(
+        line.split(': ', 1) for line in result.stdout.splitlines()
+        if line.split(': ', 1)[0] in images)
+    for image in images:
+        printed = [item.rsplit(' ', 1) for item in lines[image].split(', ')]
+        expected = _expected_top_classes(cls_demo, checkpoint, image, 3)
+        assert [name for name, _ in printed] == [n for n, _ in expected]
+        np.testing.assert_allclose([float(score) for _, score in printed],
+                                   [score for _, score in expected],
+                                   atol=1e-3)
+        painted = cv2.imread(str(out_dir / (osp.basename(image))))
+        assert painted is not None and painted.shape[2] == 3
+
+
+def test_detector_writes_boxes_and_masks(repo_root, random_checkpoint,
+                                         run_tool, tiny_shapes_coco, tmp_path):
+    config = osp.join(repo_root, 'configs', 'demo',
+                      'mask_rcnn_dla18_fpn_shapes.py')
+    meta = load_config(config).test_dataloader.dataset.metainfo
+    checkpoint = random_checkpoint(config, dict(meta))
+    val_dir = osp.join(tiny_shapes_coco, 'val')
+    image = osp.join(val_dir, sorted(os.listdir(val_dir))[0])
+    out_dir = tmp_path / 'predictions'
+    # random weights score every class about equally: keep all detections
+    result = run_tool([
+        sys.executable, 'tools/infer.py', config, checkpoint, image,
+        '--score-thr', '0', '--out-dir',
+        str(out_dir), '--device', 'cpu'
+    ], repo_root)
+    assert result.returncode == 0, result.stdout
+    name = osp.splitext(osp.basename(image))[0]
+    with open(out_dir / 'preds' / f'{name}.json') as f:
+        preds = json.load(f)
+    num = len(preds['scores'])
+    assert num > 0
+    assert len(preds['labels']) == len(preds['bboxes']) == num
+    assert len(preds['masks']) == num
+    assert set(preds['labels']) <= set(range(len(meta['classes'])))
+    assert f'{image}: {num} detections with score >= 0.0' in result.stdout
+    source = cv2.imread(image)
+    painted = cv2.imread(str(out_dir / 'vis' / osp.basename(image)))
+    assert painted.shape == source.shape
+    assert not np.array_equal(painted, source)  # boxes and masks drawn
+
+
+def test_missing_image_is_named(infer_tool, cls_demo, monkeypatch, capsys,
+                                tmp_path):
+    missing = str(tmp_path / 'absent.png')
+    monkeypatch.setattr(sys, 'argv',
+                        ['infer.py', cls_demo, 'model.pth', missing])
+    with pytest.raises(SystemExit):
+        infer_tool.parse_args()
+    assert f'image files not found: {missing}' in capsys.readouterr().err

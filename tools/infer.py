@@ -1,0 +1,86 @@
+"""Run a classifier or a detector of an mmdla config on images.
+
+Classification configs (MMPretrain) print the top classes of each image;
+detection configs (MMDetection) print the detections above ``--score-thr``.
+With ``--out-dir``, the painted images are written there: for classifiers
+``<image name>.png`` with the predicted class, for detectors
+``vis/<image file>`` with the boxes (and masks) and ``preds/<image name>.json``
+with all the detections::
+
+    python tools/infer.py configs/demo/dla20_cifar_shapes_cls.py \
+        work_dirs/dla20_cifar_shapes_cls/epoch_20.pth \
+        data/shapes_cls/val/star/*.png
+    python tools/infer.py configs/demo/mask_rcnn_dla18_fpn_shapes.py \
+        work_dirs/mask_rcnn_dla18_fpn_shapes/epoch_12.pth \
+        data/shapes_coco/val/00000.png --out-dir predictions --device cpu
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import DictAction
+
+import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
+from mmdla.apis import (build_inferencer, classify_images, detect_images,
+                        load_config, task_of)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Classify images or detect objects in them')
+    parser.add_argument('config', help='classification or detection config')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument(
+        '--out-dir', help='directory where the painted images are written')
+    parser.add_argument(
+        '--device', help="e.g. 'cpu' or 'cuda:0'; default: a GPU if any")
+    parser.add_argument(
+        '--topk',
+        type=int,
+        default=5,
+        help='classes printed per image (classifiers)')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='lowest score of a printed or painted detection (detectors)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs')
+    args = parser.parse_args()
+    if args.topk < 1:
+        parser.error(f'--topk must be at least 1, got {args.topk}')
+    missing = [image for image in args.images if not osp.isfile(image)]
+    if missing:
+        parser.error(f'image files not found: {", ".join(missing)}')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    inferencer = build_inferencer(cfg, args.checkpoint, args.device)
+    if task_of(cfg) == 'classification':
+        predictions = classify_images(inferencer, args.images, args.topk,
+                                      args.out_dir)
+        for image, classes in zip(args.images, predictions):
+            ranked = ', '.join(f'{name} {score:.3f}'
+                               for name, score in classes)
+            print(f'{image}: {ranked}')
+    else:
+        predictions = detect_images(inferencer, args.images, args.score_thr,
+                                    args.out_dir)
+        for image, found in zip(args.images, predictions):
+            print(f'{image}: {len(found)} detections with score >= '
+                  f'{args.score_thr}')
+            for name, score, box in found:
+                corners = ', '.join(f'{v:.1f}' for v in box)
+                print(f'  {name} {score:.3f} [{corners}]')
+    if args.out_dir is not None:
+        print(f'painted images written to {args.out_dir}')
+
+
+if __name__ == '__main__':
+    main()
