@@ -1,9 +1,8 @@
 """Deployment of mmdla models: ONNX export checked with ONNX Runtime."""
 from .onnx_export import (BackboneFeatures, ClassScores, build_export_module,
-                          export_onnx, onnx_errors, relative_error,
-                          select_shared_kernel_path)
+                          export_onnx, onnx_errors, relative_error)
 
 __all__ = [
     'BackboneFeatures', 'ClassScores', 'build_export_module', 'export_onnx',
-    'onnx_errors', 'relative_error', 'select_shared_kernel_path'
+    'onnx_errors', 'relative_error'
 ]

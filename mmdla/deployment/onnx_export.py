@@ -119,36 +119,6 @@ def build_export_module(
     return BackboneFeatures(model.backbone).eval(), names
 
 
-def select_shared_kernel_path(
-        module: nn.Module,
-        inputs: torch.Tensor) -> Tuple[nn.Module, torch.Tensor]:
-    """Route the layer attention of ``module`` to its exportable branch.
-
-    On the CPU, ``gated_depthwise_conv`` applies per-sample gates as one
-    grouped convolution over the batch (``groups = N * C``) when its input
-    is NCHW-contiguous; a graph with a symbolic batch cannot carry that
-    ``groups``. With channels_last weights and input, every feature map the
-    layer attention sees is channels_last, so it takes the other branch: a
-    convolution with the kernel shared by the batch, then the per-sample
-    scale, which exports with a dynamic batch. The branch is chosen from
-    Python while the graph is traced, so the file holds no trace of the
-    memory format; ONNX tensors have none.
-
-    Feature maps of 1 x 1 pixels are contiguous in both formats; an input
-    shape leaving 1 x 1 maps at a layer attention makes a dynamic-batch
-    export fail.
-
-    Args:
-        module (nn.Module): The module to export; converted in place.
-        inputs (Tensor): The example input ``[N, C, H, W]``.
-
-    Returns:
-        tuple[nn.Module, Tensor]: The module and the input, channels_last.
-    """
-    module = module.to(memory_format=torch.channels_last)
-    return module, inputs.contiguous(memory_format=torch.channels_last)
-
-
 def export_onnx(module: nn.Module,
                 output_file: str,
                 shape: Tuple[int, int],
@@ -170,13 +140,12 @@ def export_onnx(module: nn.Module,
     """
     batch = DYNAMIC_TRACE_BATCH if dynamic_batch else 1
     inputs = torch.randn(batch, in_channels, *shape)
-    traced, inputs = select_shared_kernel_path(copy.deepcopy(module), inputs)
     dynamic_shapes = None
     if dynamic_batch:
         dynamic_shapes = {'inputs': {0: torch.export.Dim('batch')}}
     with torch.no_grad():
         torch.onnx.export(
-            traced, (inputs, ),
+            copy.deepcopy(module), (inputs, ),
             output_file,
             dynamo=True,
             input_names=[INPUT_NAME],

@@ -82,13 +82,16 @@ def gated_depthwise_conv(x: torch.Tensor,
     single grouped convolution over the batch viewed as ``[1, N * C, H, W]``.
     Its backward pass yields the gates' gradients from the kernel's
     gradient, instead of from full-size products. Elsewhere (CUDA,
-    channels_last, where that view would copy) the gates are applied after a
-    shared-kernel convolution.
+    channels_last, where that view would copy) and while the model is
+    exported or traced (a graph cannot carry ``groups = N * C`` with a
+    symbolic batch) the gates are applied after a shared-kernel convolution.
     """
     n, c, h, w = x.shape
     weight = weight.to(x.dtype)
     scale = scale.to(x.dtype)[..., None, None]
-    if x.device.type == 'cpu' and x.is_contiguous():
+    if (x.device.type == 'cpu' and x.is_contiguous()
+            and not torch.compiler.is_exporting()
+            and not torch.jit.is_tracing()):
         kernels = (weight.view(1, c, 3, 3) * scale).expand(n, c, 3, 3)
         if center is not None:  # add center at the middle tap
             kernels = kernels + F.pad(center.to(x.dtype)[..., None, None],
