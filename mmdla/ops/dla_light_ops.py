@@ -1,0 +1,142 @@
+"""PyTorch custom ops over the Triton kernels of the fused DLA-L step.
+
+Each op is one kernel launch (see :mod:`.dla_light_kernels` for the
+mathematics) registered with :func:`torch.library.custom_op` and a
+``register_fake`` implementation, so that the meta device, FakeTensor
+tracing and ``torch.compile`` see it as one opaque kernel that reads its
+inputs and writes its outputs. Shapes: ``x``, ``r``, ``grad`` are
+``[N, C, H, W]`` (any dense memory format, one floating dtype), the
+per-sample depthwise kernels ``kx``, ``kr`` are ``[N, C, 9]`` fp32, every
+per-channel or per-sample factor is fp32.
+"""
+import importlib
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+def _kernels():
+    """The Triton kernels, imported on first use (so that
+    ``TRITON_INTERPRET`` set by then is honoured)."""
+    return importlib.import_module('mmdla.ops.dla_light_kernels')
+
+
+def _full_size_like(x: Tensor) -> Tensor:
+    return torch.empty_like(x)
+
+
+def _full_size(like: Tensor, channels_last: bool) -> Tensor:
+    memory_format = (
+        torch.channels_last if channels_last else torch.contiguous_format)
+    return torch.empty(
+        like.shape, dtype=like.dtype, device=like.device,
+        memory_format=memory_format)
+
+
+def _fp32(x: Tensor, *shape: int) -> Tensor:
+    return x.new_empty(shape, dtype=torch.float32)
+
+
+@torch.library.custom_op('mmdla::dla_spatial_means', mutates_args=())
+def spatial_means(x: Tensor, r: Tensor) -> Tensor:
+    """``[2, N, C]``: the spatial means of ``x`` and ``r``."""
+    return _kernels().spatial_means(x, r)
+
+
+@spatial_means.register_fake
+def _(x: Tensor, r: Tensor) -> Tensor:
+    return _fp32(x, 2, x.shape[0], x.shape[1])
+
+
+@torch.library.custom_op('mmdla::dla_output_sums', mutates_args=())
+def output_sums(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor) -> Tensor:
+    """``[2, C]``: per-channel sums of ``o`` and ``o ** 2`` for
+    ``o = DW_kx(x) + DW_kr(r)`` (the norm's batch statistics)."""
+    return _kernels().output_sums(x, r, kx, kr)
+
+
+@output_sums.register_fake
+def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor) -> Tensor:
+    return _fp32(x, 2, x.shape[1])
+
+
+@torch.library.custom_op('mmdla::dla_epilogue', mutates_args=())
+def epilogue(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, alpha: Tensor,
+             beta: Tensor, scale: Tensor) -> Tensor:
+    """``y = x + scale[n] * (alpha[c] * o + beta[c])``, in ``x``'s dtype
+    and memory format; ``o = DW_kx(x) + DW_kr(r)`` is not stored."""
+    return _kernels().epilogue(x, r, kx, kr, alpha, beta, scale)
+
+
+@epilogue.register_fake
+def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, alpha: Tensor,
+      beta: Tensor, scale: Tensor) -> Tensor:
+    return _full_size_like(x)
+
+
+@torch.library.custom_op('mmdla::dla_grad_output_sums', mutates_args=())
+def grad_output_sums(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor,
+                     kr: Tensor, scale: Tensor) -> Tensor:
+    """``[2, C]``: per-channel sums of ``g`` and ``g * o`` for
+    ``g = scale[n] * grad`` (the norm's backward statistics)."""
+    return _kernels().grad_output_sums(grad, x, r, kx, kr, scale)
+
+
+@grad_output_sums.register_fake
+def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+      scale: Tensor) -> Tensor:
+    return _fp32(x, 2, x.shape[1])
+
+
+@torch.library.custom_op('mmdla::dla_kernel_grads', mutates_args=())
+def kernel_grads(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+                 scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
+                 coef_o: Optional[Tensor],
+                 sum_affine: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of the per-sample kernels.
+
+    With ``do = coef_g[c] * scale[n] * grad + coef_1[c] + coef_o[c] * o``,
+    the gradient of ``o`` (batch statistics; with ``coef_1`` and ``coef_o``
+    omitted, the norm is affine and ``do`` is not stored), returns ``dkx``,
+    ``dkr`` ``[N, C, 9]``, ``do`` (in ``x``'s dtype and format; empty for
+    an affine norm) and, with ``sum_affine``, the sums of
+    :func:`grad_output_sums` ``[2, C]`` (else zeros).
+    """
+    return _kernels().kernel_grads(grad, x, r, kx, kr, scale, coef_g, coef_1,
+                                   coef_o, sum_affine)
+
+
+@kernel_grads.register_fake
+def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+      scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
+      coef_o: Optional[Tensor],
+      sum_affine: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    d_out = _full_size_like(x) if coef_o is not None else x.new_empty(0)
+    return (torch.empty_like(kx), torch.empty_like(kr), d_out,
+            _fp32(x, 2, x.shape[1]))
+
+
+@torch.library.custom_op('mmdla::dla_input_grads', mutates_args=())
+def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
+                kr: Tensor, pooled_grad: Tensor,
+                channels_last: bool) -> Tuple[Tensor, Tensor]:
+    """The gradients of ``x`` and ``r``, each written once::
+
+        dx = grad + DW_kx^T(d_scale * d_out) + pooled_grad[0] / (H * W)
+        dr = DW_kr^T(d_scale * d_out) + pooled_grad[1] / (H * W)
+
+    ``d_scale`` is ``[N, C]``, ``pooled_grad`` ``[2, N, C]`` (the gradients
+    of the spatial means). Both are written in ``grad``'s dtype, in
+    channels_last or contiguous memory format.
+    """
+    dx = _full_size(grad, channels_last)
+    dr = _full_size(grad, channels_last)
+    _kernels().input_grads(grad, d_out, d_scale, kx, kr, pooled_grad, dx, dr)
+    return dx, dr
+
+
+@input_grads.register_fake
+def _(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor, kr: Tensor,
+      pooled_grad: Tensor, channels_last: bool) -> Tuple[Tensor, Tensor]:
+    return _full_size(grad, channels_last), _full_size(grad, channels_last)

@@ -1,0 +1,250 @@
+"""The fused DLA-L block step: one autograd function per block.
+
+Given a block's output ``x`` and shortcut ``r`` (``[N, C, H, W]``), the
+step computes::
+
+    pooled_x, pooled_r = mean_hw(x), mean_hw(r)                   # fp32
+    kx, kr, *state' = kernels_fn(pooled_x, pooled_r, *state)      # tiny
+    o = DW_kx(x) + DW_kr(r)              # per-sample depthwise 3x3 kernels
+    y = x + s[n] * BN(o)                 # s: the DropPath scale
+
+``kernels_fn`` is the dense ``[N, C]`` part (context cell, head gates,
+folding the gates into the two 3x3 kernels); it runs in PyTorch under
+autograd inside the function. The full-size parts are the custom ops of
+:mod:`.dla_light_ops`: forward reads ``x`` and ``r`` for the means, (in
+training) for the norm's batch statistics, and once more to write ``y``;
+``o`` and ``y`` are not saved. Backward runs one reduction pass for the
+norm's and the kernels' gradients, then autograd over the tiny graph for the
+gradients of the means, the state and the parameters, then one pass that
+writes the gradients of ``x`` and ``r``, each once (the residual, the two
+convolutions and the means' broadcasts together).
+"""
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .dla_light_ops import (epilogue, grad_output_sums, input_grads,
+                            kernel_grads, output_sums, spatial_means)
+
+KernelsFn = Callable[..., Sequence[Tensor]]
+FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+FUSED_MODES = ('auto', True, False)
+
+
+def _triton_available() -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fused_step_supported(x: Tensor, r: Tensor, norm: nn.Module) -> bool:
+    """Whether the fused step covers these inputs and this norm.
+
+    Covered: 4-D ``x`` and ``r`` of one shape and one dtype (fp32, fp16,
+    bf16), each contiguous in NCHW or channels_last, and a plain
+    :class:`torch.nn.BatchNorm2d` (synchronised, group or other norms take
+    the PyTorch path).
+    """
+    def dense(t: Tensor) -> bool:
+        return t.is_contiguous() or t.is_contiguous(
+            memory_format=torch.channels_last)
+
+    return (type(norm) is nn.BatchNorm2d and x.dim() == 4
+            and x.shape == r.shape and x.dtype == r.dtype
+            and x.dtype in FUSED_DTYPES and dense(x) and dense(r))
+
+
+def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
+    """Resolve a module's ``fused`` option for one call.
+
+    ``'auto'`` takes the fused step for CUDA tensors (with Triton
+    installed) and for tensors on the ``meta`` device (shape tracing, where
+    only the ops' fake implementations run), when
+    :func:`fused_step_supported` and not while ``torch.compile`` traces
+    (Inductor fuses the PyTorch path itself). ``True`` takes it whenever
+    supported (e.g. CPU tensors under ``TRITON_INTERPRET=1``), ``False``
+    never.
+    """
+    if fused not in FUSED_MODES:
+        raise ValueError(
+            f"fused must be one of {FUSED_MODES}, got {fused!r}.")
+    if fused is False or not fused_step_supported(x, r, norm):
+        return False
+    if fused is True:
+        return True
+    if torch.compiler.is_compiling():
+        return False
+    return x.device.type == 'meta' or (x.device.type == 'cuda'
+                                       and _triton_available())
+
+
+def _update_running_stats(norm: nn.BatchNorm2d, mean: Tensor, var: Tensor,
+                          count: int) -> None:
+    """What :class:`torch.nn.BatchNorm2d` does to its buffers in a training
+    step, given the batch's mean and biased variance over ``count``
+    values."""
+    if not (norm.training and norm.track_running_stats):
+        return
+    norm.num_batches_tracked.add_(1)
+    momentum = norm.momentum
+    if momentum is None:  # cumulative moving average
+        momentum = 1.0 / float(norm.num_batches_tracked)
+    unbiased = var * (count / max(count - 1, 1))
+    norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), momentum)
+    norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), momentum)
+
+
+def _flat_kernels(k: Tensor, n: int, c: int) -> Tensor:
+    """``[N or 1, C, 3, 3]`` -> contiguous fp32 ``[N, C, 9]``."""
+    return k.float().reshape(-1, c, 9).expand(n, c, 9).contiguous()
+
+
+class _FusedLightStep(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, kernels_fn: KernelsFn, norm: nn.BatchNorm2d,
+                num_state: int, build_graph: bool, x: Tensor, r: Tensor,
+                scale: Tensor, weight: Optional[Tensor],
+                bias: Optional[Tensor], *tensors: Tensor):
+        n, c, h, w = x.shape
+        state = tensors[:num_state]
+        pooled = spatial_means(x, r)
+        with torch.set_grad_enabled(build_graph):
+            pooled_in = pooled.detach().requires_grad_()
+            state_in = tuple(
+                s.detach().requires_grad_(s.requires_grad) for s in state)
+            kx, kr, *new_state = kernels_fn(pooled_in[0], pooled_in[1],
+                                            *state_in)
+            kx, kr = _flat_kernels(kx, n, c), _flat_kernels(kr, n, c)
+        batch_stats = norm.training or norm.running_mean is None
+        count = n * h * w
+        if batch_stats:
+            sums = output_sums(x, r, kx.detach(), kr.detach())
+            mean = sums[0] / count
+            var = (sums[1] / count - mean * mean).clamp_min(0)
+            _update_running_stats(norm, mean, var, count)
+        else:
+            mean = norm.running_mean.float()
+            var = norm.running_var.float()
+        inv_std = torch.rsqrt(var + norm.eps)
+        gamma = inv_std.new_ones(c) if weight is None else weight.float()
+        beta = inv_std.new_zeros(c) if bias is None else bias.float()
+        alpha = gamma * inv_std
+        y = epilogue(x, r, kx.detach(), kr.detach(), alpha,
+                     beta - mean * alpha, scale)
+        ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, mean,
+                              inv_std, gamma)
+        ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
+        ctx.tiny_params = tensors[num_state:]
+        ctx.batch_stats, ctx.count = batch_stats, count
+        ctx.channels_last = not x.is_contiguous()
+        ctx.param_dtypes = (None if weight is None else weight.dtype,
+                            None if bias is None else bias.dtype)
+        return (y, *(s.detach() for s in new_state))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: Tensor, *grad_state: Tensor):
+        x, r, kx, kr, scale, mean, inv_std, gamma = ctx.saved_tensors
+        pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
+        del ctx.tiny_graph
+        n, c = x.shape[:2]
+        coef_g = gamma * inv_std
+        if ctx.batch_stats:
+            sums = grad_output_sums(grad_y, x, r, kx, kr, scale)
+            grad_bias = sums[0]
+            grad_weight = inv_std * (sums[1] - mean * sums[0])
+            coef_o = -coef_g * inv_std * grad_weight / ctx.count
+            coef_1 = -coef_g * grad_bias / ctx.count - coef_o * mean
+            dkx, dkr, d_out, _ = kernel_grads(grad_y, x, r, kx, kr, scale,
+                                              coef_g, coef_1, coef_o, False)
+            d_scale = coef_g.new_ones(n, c)
+        else:
+            sum_affine = any(ctx.needs_input_grad[7:9])
+            dkx, dkr, _, sums = kernel_grads(grad_y, x, r, kx, kr, scale,
+                                             coef_g, None, None, sum_affine)
+            grad_bias = sums[0]
+            grad_weight = inv_std * (sums[1] - mean * sums[0])
+            d_out, d_scale = grad_y, scale[:, None] * coef_g[None, :]
+        # the tiny graph: kernels and new state -> means, state, parameters
+        params = ctx.needs_input_grad[9 + len(state_in):]
+        outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
+        for s, g in zip(new_state, grad_state):
+            if s.requires_grad:
+                outputs.append(s)
+                grads.append(g)
+        inputs = [pooled_in] + [s for s in state_in if s.requires_grad]
+        inputs += [p for p, need in zip(ctx.tiny_params, params) if need]
+        tiny_grads = torch.autograd.grad(
+            outputs, inputs, grads, allow_unused=True)
+        pooled_grad = tiny_grads[0]
+        if pooled_grad is None:
+            pooled_grad = torch.zeros_like(pooled_in)
+        rest = iter(tiny_grads[1:])
+        state_grads = [next(rest) if s.requires_grad else None
+                       for s in state_in]
+        param_grads = [next(rest) if need else None for need in params]
+        dx, dr = input_grads(grad_y, d_out, d_scale, kx, kr, pooled_grad,
+                             ctx.channels_last)
+        weight_dtype, bias_dtype = ctx.param_dtypes
+        return (None, None, None, None, dx, dr, None,
+                None if weight_dtype is None else
+                grad_weight.to(weight_dtype),
+                None if bias_dtype is None else grad_bias.to(bias_dtype),
+                *state_grads, *param_grads)
+
+
+def fused_light_step(x: Tensor,
+                     r: Tensor,
+                     kernels_fn: KernelsFn,
+                     state: Sequence[Tensor],
+                     params: Sequence[Tensor],
+                     norm: nn.BatchNorm2d,
+                     sample_scale: Optional[Tensor] = None
+                     ) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+    """One DLA-L block step through the fused kernels.
+
+    Args:
+        x (Tensor): Block output, ``[N, C, H, W]``.
+        r (Tensor): The block's shortcut, ``[N, C, H, W]``.
+        kernels_fn (callable): ``(pooled_x, pooled_r, *state)`` (each
+            ``[N, C]``, the means in fp32) -> ``(kx, kr, *new_state)``: the
+            per-sample depthwise kernels applied to ``x`` and ``r``,
+            ``[N, C, 3, 3]`` (or ``[1, C, 3, 3]``), and the new state.
+            Evaluated once, under autograd, inside the step.
+        state (Sequence[Tensor]): Tensors that ``kernels_fn`` reads besides
+            the means (e.g. the context carried from the previous block).
+        params (Sequence[Tensor]): The parameters ``kernels_fn`` reads;
+            their gradients are computed in the step's backward.
+        norm (nn.BatchNorm2d): The attention norm (batch statistics in
+            training, its running statistics folded into the kernel in eval
+            mode), see :func:`fused_step_supported`.
+        sample_scale (Tensor, optional): DropPath's per-sample scale of the
+            normalised branch, ``[N]`` (0 or ``1 / keep_prob``).
+
+    Returns:
+        tuple[Tensor, tuple[Tensor, ...]]: ``y`` ``[N, C, H, W]`` (dtype and
+        memory format of ``x``) and the new state.
+    """
+    if not fused_step_supported(x, r, norm):
+        raise ValueError(
+            'The fused DLA-L step covers 4-D x and shortcut of one shape '
+            'and dtype (fp32, fp16, bf16), NCHW or channels_last, with an '
+            f'nn.BatchNorm2d norm; got x {tuple(x.shape)} {x.dtype}, '
+            f'shortcut {tuple(r.shape)} {r.dtype}, norm '
+            f'{type(norm).__name__}. Use the PyTorch path for these.')
+    n = x.shape[0]
+    if sample_scale is None:
+        sample_scale = x.new_ones(n, dtype=torch.float32)
+    state, params = tuple(state), tuple(params)
+    build_graph = torch.is_grad_enabled()
+    y, *new_state = _FusedLightStep.apply(kernels_fn, norm, len(state),
+                                          build_graph, x, r,
+                                          sample_scale.float(), norm.weight,
+                                          norm.bias, *state, *params)
+    return y, tuple(new_state)
