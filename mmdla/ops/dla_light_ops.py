@@ -30,7 +30,9 @@ def _full_size(like: Tensor, channels_last: bool) -> Tensor:
     memory_format = (
         torch.channels_last if channels_last else torch.contiguous_format)
     return torch.empty(
-        like.shape, dtype=like.dtype, device=like.device,
+        like.shape,
+        dtype=like.dtype,
+        device=like.device,
         memory_format=memory_format)
 
 

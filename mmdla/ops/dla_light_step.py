@@ -50,6 +50,7 @@ def fused_step_supported(x: Tensor, r: Tensor, norm: nn.Module) -> bool:
     :class:`torch.nn.BatchNorm2d` (synchronised, group or other norms take
     the PyTorch path).
     """
+
     def dense(t: Tensor) -> bool:
         return t.is_contiguous() or t.is_contiguous(
             memory_format=torch.channels_last)
@@ -71,8 +72,7 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
     never.
     """
     if fused not in FUSED_MODES:
-        raise ValueError(
-            f"fused must be one of {FUSED_MODES}, got {fused!r}.")
+        raise ValueError(f"fused must be one of {FUSED_MODES}, got {fused!r}.")
     if fused is False or not fused_step_supported(x, r, norm):
         return False
     if fused is True:
@@ -116,8 +116,8 @@ class _FusedLightStep(torch.autograd.Function):
         pooled = spatial_means(x, r)
         with torch.set_grad_enabled(build_graph):
             pooled_in = pooled.detach().requires_grad_()
-            state_in = tuple(
-                s.detach().requires_grad_(s.requires_grad) for s in state)
+            state_in = tuple(s.detach().requires_grad_(s.requires_grad)
+                             for s in state)
             kx, kr, *new_state = kernels_fn(pooled_in[0], pooled_in[1],
                                             *state_in)
             kx, kr = _flat_kernels(kx, n, c), _flat_kernels(kr, n, c)
@@ -186,27 +186,28 @@ class _FusedLightStep(torch.autograd.Function):
         if pooled_grad is None:
             pooled_grad = torch.zeros_like(pooled_in)
         rest = iter(tiny_grads[1:])
-        state_grads = [next(rest) if s.requires_grad else None
-                       for s in state_in]
+        state_grads = [
+            next(rest) if s.requires_grad else None for s in state_in
+        ]
         param_grads = [next(rest) if need else None for need in params]
         dx, dr = input_grads(grad_y, d_out, d_scale, kx, kr, pooled_grad,
                              ctx.channels_last)
         weight_dtype, bias_dtype = ctx.param_dtypes
         return (None, None, None, None, dx, dr, None,
-                None if weight_dtype is None else
-                grad_weight.to(weight_dtype),
+                None if weight_dtype is None else grad_weight.to(weight_dtype),
                 None if bias_dtype is None else grad_bias.to(bias_dtype),
                 *state_grads, *param_grads)
 
 
-def fused_light_step(x: Tensor,
-                     r: Tensor,
-                     kernels_fn: KernelsFn,
-                     state: Sequence[Tensor],
-                     params: Sequence[Tensor],
-                     norm: nn.BatchNorm2d,
-                     sample_scale: Optional[Tensor] = None
-                     ) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+def fused_light_step(
+    x: Tensor,
+    r: Tensor,
+    kernels_fn: KernelsFn,
+    state: Sequence[Tensor],
+    params: Sequence[Tensor],
+    norm: nn.BatchNorm2d,
+    sample_scale: Optional[Tensor] = None
+) -> Tuple[Tensor, Tuple[Tensor, ...]]:
     """One DLA-L block step through the fused kernels.
 
     Args:
