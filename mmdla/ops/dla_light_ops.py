@@ -142,3 +142,26 @@ def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
 def _(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor, kr: Tensor,
       pooled_grad: Tensor, channels_last: bool) -> Tuple[Tensor, Tensor]:
     return _full_size(grad, channels_last), _full_size(grad, channels_last)
+
+
+def _epilogue_setup_context(ctx, inputs, output) -> None:
+    x, r, kx, kr, alpha, beta, scale = inputs
+    ctx.save_for_backward(x, r, kx, kr, alpha, scale)
+    ctx.channels_last = not x.is_contiguous()
+
+
+def _epilogue_backward(ctx, grad: Tensor):
+    """Gradients of :func:`epilogue` by its own kernels: one reduction pass
+    (kernels, ``alpha``, ``beta``), one write pass (``x``, ``r``)."""
+    x, r, kx, kr, alpha, scale = ctx.saved_tensors
+    dkx, dkr, _, sums = kernel_grads(grad, x, r, kx, kr, scale, alpha, None,
+                                     None, True)
+    d_scale = scale[:, None] * alpha[None, :]
+    pooled_grad = d_scale.new_zeros((2, ) + d_scale.shape)
+    dx, dr = input_grads(grad, grad, d_scale, kx, kr, pooled_grad,
+                         ctx.channels_last)
+    return dx, dr, dkx, dkr, sums[1], sums[0], None
+
+
+epilogue.register_autograd(
+    _epilogue_backward, setup_context=_epilogue_setup_context)

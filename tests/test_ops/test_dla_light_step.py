@@ -216,3 +216,45 @@ def test_fused_step_rejects_uncovered_inputs():
     x = torch.zeros(1, 4, 3, 3)
     with pytest.raises(ValueError, match='PyTorch path'):
         fused_light_step(x, x, TinyGates(4), [], [], nn.GroupNorm(2, 4))
+
+
+def test_epilogue_op_autograd_and_fake(interpreted_kernels):
+    """The epilogue op alone: its registered autograd formula against
+    PyTorch, and its fake implementation against the kernels (shapes,
+    strides, dtypes), as ``torch.library.opcheck`` checks them."""
+    from mmdla.ops.dla_light_ops import epilogue
+    torch.manual_seed(2)
+    n, c, h, w = 2, 5, 4, 3
+    x, r = (
+        torch.randn(n, c, h, w).to(memory_format=torch.channels_last)
+        for _ in range(2))
+    kx, kr = torch.randn(n, c, 9), torch.randn(n, c, 9)
+    alpha, beta, scale = torch.randn(c), torch.randn(c), torch.tensor(
+        [0.5, 2.])
+    inputs = [t.requires_grad_() for t in (x, r, kx, kr, alpha, beta)]
+    torch.library.opcheck(
+        epilogue, (*inputs, scale),
+        test_utils=('test_schema', 'test_autograd_registration',
+                    'test_faketensor'))
+
+    y = epilogue(*inputs, scale)
+    grad_y = torch.randn_like(y)
+    grads = torch.autograd.grad(y, inputs, grad_y)
+
+    ref_inputs = [t.detach().clone().requires_grad_() for t in inputs]
+    ref_x, ref_r, ref_kx, ref_kr, ref_alpha, ref_beta = ref_inputs
+
+    def conv(t, k):
+        return F.conv2d(
+            t.reshape(1, n * c, h, w),
+            k.reshape(n * c, 1, 3, 3),
+            padding=1,
+            groups=n * c).view(n, c, h, w)
+
+    o = conv(ref_x, ref_kx) + conv(ref_r, ref_kr)
+    ref_y = ref_x + scale.view(n, 1, 1, 1) * (
+        o * ref_alpha.view(c, 1, 1) + ref_beta.view(c, 1, 1))
+    ref_grads = torch.autograd.grad(ref_y, ref_inputs, grad_y)
+    torch.testing.assert_close(y, ref_y)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
