@@ -7,6 +7,11 @@ kernels, ``kx`` to the block output ``x`` and ``kr`` to its shortcut ``r``
     o = DW_kx(x) + DW_kr(r)                              # [N, C, H, W]
     y = x + s[n] * (alpha[c] * o + beta[c])              # affine norm
 
+With ``PRE_ACT`` the kernels receive the block's residual branch ``z``
+instead of ``x`` and form the block output ``x = relu(z + r)`` wherever
+they read it (rounded to the tensors' dtype, as the block would store it),
+so that the block's residual add and ReLU are fused into the step.
+
 Every kernel works on tiles of ``BLOCK_P`` spatial positions by
 ``BLOCK_C`` channels of one sample, addresses its tensors through their
 strides (NCHW and channels_last alike), loads in the tensors' dtype and
@@ -55,51 +60,59 @@ def _tile(N, C, H, W, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
 
 
 @triton.jit
+def _offsets(n, h, w, offs_c, sn, sc, sh, sw):
+    return n * sn + offs_c[None, :] * sc + h[:, None] * sh + w[:, None] * sw
+
+
+@triton.jit
 def _load(ptr, n, h, w, offs_c, mask_p, mask_c, H, W, sn, sc, sh, sw):
     """``ptr[n, c, h, w]`` as fp32 ``[BLOCK_P, BLOCK_C]``, zero outside the
     image (the 3x3 convolutions' padding)."""
     inside = mask_p & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-    offs = (n * sn + offs_c[None, :] * sc + h[:, None] * sh + w[:, None] * sw)
     return tl.load(
-        ptr + offs, mask=inside[:, None] & mask_c[None, :],
+        ptr + _offsets(n, h, w, offs_c, sn, sc, sh, sw),
+        mask=inside[:, None] & mask_c[None, :],
         other=0.).to(tl.float32)
 
 
 @triton.jit
-def _depthwise(acc, src, ker, n, h, w, offs_c, mask_p, mask_c, C, H, W, sn, sc,
-               sh, sw, TRANSPOSED: tl.constexpr):
-    """``acc + DW_ker(src)`` on the tile; the transposed convolution (the
-    input gradient of the correlation) with ``TRANSPOSED``."""
-    for t in tl.static_range(9):
-        if TRANSPOSED:
-            dh, dw = 1 - t // 3, 1 - t % 3
-        else:
-            dh, dw = t // 3 - 1, t % 3 - 1
-        value = _load(src, n, h + dh, w + dw, offs_c, mask_p, mask_c, H, W, sn,
-                      sc, sh, sw)
-        k = tl.load(ker + (n * C + offs_c) * 9 + t, mask=mask_c, other=0.)
-        acc += value * k[None, :]
-    return acc
+def _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw,
+            srn, src, srh, srw, PRE_ACT: tl.constexpr):
+    """The block output ``x`` on the tile: loaded, or with ``PRE_ACT``
+    ``relu(z + r)`` from the residual branch ``z`` (passed as ``x``)."""
+    v = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw)
+    if PRE_ACT:
+        v += _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn, src, srh,
+                   srw)
+        v = tl.where(v > 0, v, 0.).to(x.dtype.element_ty).to(tl.float32)
+    return v
 
 
 @triton.jit
 def _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W, sxn,
-                  sxc, sxh, sxw, srn, src, srh, srw, BLOCK_P: tl.constexpr,
-                  BLOCK_C: tl.constexpr):
+                  sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT: tl.constexpr,
+                  BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     """``o = DW_kx(x) + DW_kr(r)`` on the tile, fp32."""
     o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    o = _depthwise(o, x, kx, n, h, w, offs_c, mask_p, mask_c, C, H, W, sxn,
-                   sxc, sxh, sxw, False)
-    return _depthwise(o, r, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W, srn,
-                      src, srh, srw, False)
+    for t in tl.static_range(9):
+        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
+        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
+        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
+                   srw)
+        k = (n * C + offs_c) * 9 + t
+        o += vx * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
+        o += vr * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
+    return o
 
 
 @triton.jit
 def _spatial_means_kernel(x, r, out, N, C, H, W, inv_hw, sxn, sxc, sxh, sxw,
-                          srn, src, srh, srw, BLOCK_P: tl.constexpr,
-                          BLOCK_C: tl.constexpr):
+                          srn, src, srh, srw, PRE_ACT: tl.constexpr,
+                          BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    vx = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw)
+    vx = _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
+                 sxw, srn, src, srh, srw, PRE_ACT)
     vr = _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn, src, srh, srw)
     tl.atomic_add(out + n * C + offs_c, _column_sums(vx) * inv_hw, mask=mask_c)
     tl.atomic_add(
@@ -108,11 +121,12 @@ def _spatial_means_kernel(x, r, out, N, C, H, W, inv_hw, sxn, sxc, sxh, sxw,
 
 @triton.jit
 def _output_sums_kernel(x, r, kx, kr, out, N, C, H, W, sxn, sxc, sxh, sxw, srn,
-                        src, srh, srw, BLOCK_P: tl.constexpr,
-                        BLOCK_C: tl.constexpr):
+                        src, srh, srw, PRE_ACT: tl.constexpr,
+                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, BLOCK_P, BLOCK_C)
+                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
+                      BLOCK_C)
     tl.atomic_add(out + offs_c, _column_sums(o), mask=mask_c)
     tl.atomic_add(out + C + offs_c, _column_sums(o * o), mask=mask_c)
 
@@ -120,20 +134,19 @@ def _output_sums_kernel(x, r, kx, kr, out, N, C, H, W, sxn, sxc, sxh, sxw, srn,
 @triton.jit
 def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, N, C, H, W, sxn, sxc,
                      sxh, sxw, srn, src, srh, srw, syn, syc, syh, syw,
-                     BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+                     PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                     BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, BLOCK_P, BLOCK_C)
+                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
+                      BLOCK_C)
     a = tl.load(alpha + offs_c, mask=mask_c, other=0.)
     b = tl.load(beta + offs_c, mask=mask_c, other=0.)
-    s = tl.load(scale + n)
-    out = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
-                sxw) + s * (
-                    o * a[None, :] + b[None, :])
-    offs = (
-        n * syn + offs_c[None, :] * syc + h[:, None] * syh + w[:, None] * syw)
+    out = _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
+                  sxw, srn, src, srh, srw, PRE_ACT)
+    out += tl.load(scale + n) * (o * a[None, :] + b[None, :])
     tl.store(
-        y + offs,
+        y + _offsets(n, h, w, offs_c, syn, syc, syh, syw),
         out.to(y.dtype.element_ty),
         mask=mask_p[:, None] & mask_c[None, :])
 
@@ -141,12 +154,14 @@ def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, N, C, H, W, sxn, sxc,
 @triton.jit
 def _grad_output_sums_kernel(g, x, r, kx, kr, scale, out, N, C, H, W, sgn, sgc,
                              sgh, sgw, sxn, sxc, sxh, sxw, srn, src, srh, srw,
-                             BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+                             PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                             BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
                sgw) * tl.load(scale + n)
     o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, BLOCK_P, BLOCK_C)
+                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
+                      BLOCK_C)
     tl.atomic_add(out + offs_c, _column_sums(gs), mask=mask_c)
     tl.atomic_add(out + C + offs_c, _column_sums(gs * o), mask=mask_c)
 
@@ -156,17 +171,16 @@ def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, coef_1, coef_o, dkx,
                          dkr, d_out, out_sums, N, C, H, W, sgn, sgc, sgh, sgw,
                          sxn, sxc, sxh, sxw, srn, src, srh, srw, sdn, sdc, sdh,
                          sdw, BATCH_STATS: tl.constexpr,
-                         SUM_AFFINE: tl.constexpr, BLOCK_P: tl.constexpr,
-                         BLOCK_C: tl.constexpr):
+                         SUM_AFFINE: tl.constexpr, PRE_ACT: tl.constexpr,
+                         BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
                sgw) * tl.load(scale + n)
-    cg = tl.load(coef_g + offs_c, mask=mask_c, other=0.)
-    do = gs * cg[None, :]
+    do = gs * tl.load(coef_g + offs_c, mask=mask_c, other=0.)[None, :]
     if BATCH_STATS or SUM_AFFINE:
         o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H,
-                          W, sxn, sxc, sxh, sxw, srn, src, srh, srw, BLOCK_P,
-                          BLOCK_C)
+                          W, sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT,
+                          BLOCK_P, BLOCK_C)
     if SUM_AFFINE:
         tl.atomic_add(out_sums + offs_c, _column_sums(gs), mask=mask_c)
         tl.atomic_add(out_sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
@@ -175,58 +189,65 @@ def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, coef_1, coef_o, dkx,
         co = tl.load(coef_o + offs_c, mask=mask_c, other=0.)
         do += c1[None, :] + o * co[None, :]
         do = tl.where(mask_p[:, None], do, 0.)
-        offs = (
-            n * sdn + offs_c[None, :] * sdc + h[:, None] * sdh +
-            w[:, None] * sdw)
+        # batch statistics: store do for the input gradients' pass
         tl.store(
-            d_out + offs,
+            d_out + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
             do.to(d_out.dtype.element_ty),
             mask=mask_p[:, None] & mask_c[None, :])
     for t in tl.static_range(9):
-        dh, dw = t // 3 - 1, t % 3 - 1
-        vx = _load(x, n, h + dh, w + dw, offs_c, mask_p, mask_c, H, W, sxn,
-                   sxc, sxh, sxw)
-        vr = _load(r, n, h + dh, w + dw, offs_c, mask_p, mask_c, H, W, srn,
-                   src, srh, srw)
+        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
+        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
+        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
+                   srw)
         dst = (n * C + offs_c) * 9 + t
         tl.atomic_add(dkx + dst, _column_sums(do * vx), mask=mask_c)
         tl.atomic_add(dkr + dst, _column_sums(do * vr), mask=mask_c)
 
 
 @triton.jit
-def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, dx, dr, N, C,
-                        H, W, inv_hw, sgn, sgc, sgh, sgw, sdn, sdc, sdh, sdw,
-                        sxn, sxc, sxh, sxw, srn, src, srh, srw,
-                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, x, r, dx, dr,
+                        N, C, H, W, inv_hw, sgn, sgc, sgh, sgw, sdn, sdc, sdh,
+                        sdw, sxn, sxc, sxh, sxw, srn, src, srh, srw, son, soc,
+                        soh, sow, PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                        BLOCK_C: tl.constexpr):
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    zero = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    ds = tl.load(d_scale + n * C + offs_c, mask=mask_c, other=0.)
-    gx = _depthwise(zero, d_out, kx, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                    sdn, sdc, sdh, sdw, True) * ds[None, :]
-    gr = _depthwise(zero, d_out, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                    sdn, sdc, sdh, sdw, True) * ds[None, :]
+    gx = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    gr = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    for t in tl.static_range(9):  # the transposed convolutions
+        d = _load(d_out, n, h + (1 - t // 3), w + (1 - t % 3), offs_c, mask_p,
+                  mask_c, H, W, sdn, sdc, sdh, sdw)
+        k = (n * C + offs_c) * 9 + t
+        gx += d * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
+        gr += d * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
+    ds = tl.load(d_scale + n * C + offs_c, mask=mask_c, other=0.)[None, :]
     px = tl.load(pooled_grad + n * C + offs_c, mask=mask_c, other=0.)
     pr = tl.load(pooled_grad + (N + n) * C + offs_c, mask=mask_c, other=0.)
-    gx += _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
-                sgw) + px[None, :] * inv_hw
-    gr += pr[None, :] * inv_hw
+    gx = gx * ds + px[None, :] * inv_hw + _load(
+        g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh, sgw)
+    gr = gr * ds + pr[None, :] * inv_hw
+    if PRE_ACT:  # through x = relu(z + r): the gradient of z, added to r's
+        s = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
+                  sxw) + _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn,
+                               src, srh, srw)
+        gx = tl.where(s > 0, gx, 0.)
+        gr += gx
     mask = mask_p[:, None] & mask_c[None, :]
-    offs = (
-        n * sxn + offs_c[None, :] * sxc + h[:, None] * sxh + w[:, None] * sxw)
-    tl.store(dx + offs, gx.to(dx.dtype.element_ty), mask=mask)
-    offs = (
-        n * srn + offs_c[None, :] * src + h[:, None] * srh + w[:, None] * srw)
-    tl.store(dr + offs, gr.to(dr.dtype.element_ty), mask=mask)
-
-
-def _grid(x: torch.Tensor) -> Tuple[int, int, int]:
-    n, c, h, w = x.shape
-    return triton.cdiv(h * w, BLOCK_P), triton.cdiv(c, BLOCK_C), n
+    tl.store(
+        dx + _offsets(n, h, w, offs_c, son, soc, soh, sow),
+        gx.to(dx.dtype.element_ty),
+        mask=mask)
+    tl.store(
+        dr + _offsets(n, h, w, offs_c, son, soc, soh, sow),
+        gr.to(dr.dtype.element_ty),
+        mask=mask)
 
 
 def _launch(kernel, x: torch.Tensor, *args, **constexprs) -> None:
     """Run ``kernel`` over the tiles of ``x`` ``[N, C, H, W]``."""
-    kernel[_grid(x)](
+    n, c, h, w = x.shape
+    grid = (triton.cdiv(h * w, BLOCK_P), triton.cdiv(c, BLOCK_C), n)
+    kernel[grid](
         *args,
         BLOCK_P=BLOCK_P,
         BLOCK_C=BLOCK_C,
@@ -234,40 +255,98 @@ def _launch(kernel, x: torch.Tensor, *args, **constexprs) -> None:
         **constexprs)
 
 
-def spatial_means(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+def spatial_means(x: torch.Tensor, r: torch.Tensor,
+                  pre_activation: bool) -> torch.Tensor:
     n, c, h, w = x.shape
     out = torch.zeros(2, n, c, device=x.device, dtype=torch.float32)
-    _launch(_spatial_means_kernel, x, x, r, out, n, c, h, w, 1.0 / (h * w),
-            *x.stride(), *r.stride())
+    _launch(
+        _spatial_means_kernel,
+        x,
+        x,
+        r,
+        out,
+        n,
+        c,
+        h,
+        w,
+        1.0 / (h * w),
+        *x.stride(),
+        *r.stride(),
+        PRE_ACT=pre_activation)
     return out
 
 
 def output_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
-                kr: torch.Tensor) -> torch.Tensor:
+                kr: torch.Tensor, pre_activation: bool) -> torch.Tensor:
     n, c, h, w = x.shape
     out = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    _launch(_output_sums_kernel, x, x, r, kx, kr, out, n, c, h, w, *x.stride(),
-            *r.stride())
+    _launch(
+        _output_sums_kernel,
+        x,
+        x,
+        r,
+        kx,
+        kr,
+        out,
+        n,
+        c,
+        h,
+        w,
+        *x.stride(),
+        *r.stride(),
+        PRE_ACT=pre_activation)
     return out
 
 
 def epilogue(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
              kr: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
-             scale: torch.Tensor) -> torch.Tensor:
+             scale: torch.Tensor, pre_activation: bool,
+             y: torch.Tensor) -> None:
     n, c, h, w = x.shape
-    y = torch.empty_like(x)
-    _launch(_epilogue_kernel, x, x, r, kx, kr, alpha, beta, scale, y, n, c, h,
-            w, *x.stride(), *r.stride(), *y.stride())
-    return y
+    _launch(
+        _epilogue_kernel,
+        x,
+        x,
+        r,
+        kx,
+        kr,
+        alpha,
+        beta,
+        scale,
+        y,
+        n,
+        c,
+        h,
+        w,
+        *x.stride(),
+        *r.stride(),
+        *y.stride(),
+        PRE_ACT=pre_activation)
 
 
 def grad_output_sums(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
-                     kx: torch.Tensor, kr: torch.Tensor,
-                     scale: torch.Tensor) -> torch.Tensor:
+                     kx: torch.Tensor, kr: torch.Tensor, scale: torch.Tensor,
+                     pre_activation: bool) -> torch.Tensor:
     n, c, h, w = x.shape
     out = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    _launch(_grad_output_sums_kernel, x, grad, x, r, kx, kr, scale, out, n, c,
-            h, w, *grad.stride(), *x.stride(), *r.stride())
+    _launch(
+        _grad_output_sums_kernel,
+        x,
+        grad,
+        x,
+        r,
+        kx,
+        kr,
+        scale,
+        out,
+        n,
+        c,
+        h,
+        w,
+        *grad.stride(),
+        *x.stride(),
+        *r.stride(),
+        PRE_ACT=pre_activation)
     return out
 
 
@@ -275,17 +354,17 @@ def kernel_grads(
     grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
     kr: torch.Tensor, scale: torch.Tensor, coef_g: torch.Tensor,
     coef_1: Optional[torch.Tensor], coef_o: Optional[torch.Tensor],
-    sum_affine: bool
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    sum_affine: bool, pre_activation: bool, d_out: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n, c, h, w = x.shape
     batch_stats = coef_o is not None
     dkx = torch.zeros_like(kx)
     dkr = torch.zeros_like(kr)
-    # without batch statistics, do is not stored: unused stand-ins
-    d_out = torch.empty_like(x) if batch_stats else x
+    sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
+    # without batch statistics these are not read: any stand-ins will do
     coef_1 = coef_1 if batch_stats else coef_g
     coef_o = coef_o if batch_stats else coef_g
-    sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
+    d_out = d_out if batch_stats else x
     _launch(
         _kernel_grads_kernel,
         x,
@@ -311,14 +390,40 @@ def kernel_grads(
         *r.stride(),
         *d_out.stride(),
         BATCH_STATS=batch_stats,
-        SUM_AFFINE=sum_affine)
-    return dkx, dkr, d_out if batch_stats else x.new_empty(0), sums
+        SUM_AFFINE=sum_affine,
+        PRE_ACT=pre_activation)
+    return dkx, dkr, sums
 
 
 def input_grads(grad: torch.Tensor, d_out: torch.Tensor, d_scale: torch.Tensor,
                 kx: torch.Tensor, kr: torch.Tensor, pooled_grad: torch.Tensor,
+                x: Optional[torch.Tensor], r: Optional[torch.Tensor],
                 dx: torch.Tensor, dr: torch.Tensor) -> None:
     n, c, h, w = grad.shape
-    _launch(_input_grads_kernel, grad, grad, d_out, d_scale, kx, kr,
-            pooled_grad, dx, dr, n, c, h, w, 1.0 / (h * w), *grad.stride(),
-            *d_out.stride(), *dx.stride(), *dr.stride())
+    pre_activation = x is not None
+    x = grad if x is None else x  # not read without pre_activation
+    r = grad if r is None else r
+    _launch(
+        _input_grads_kernel,
+        grad,
+        grad,
+        d_out,
+        d_scale,
+        kx,
+        kr,
+        pooled_grad,
+        x,
+        r,
+        dx,
+        dr,
+        n,
+        c,
+        h,
+        w,
+        1.0 / (h * w),
+        *grad.stride(),
+        *d_out.stride(),
+        *x.stride(),
+        *r.stride(),
+        *dx.stride(),
+        PRE_ACT=pre_activation)

@@ -7,7 +7,9 @@ tracing and ``torch.compile`` see it as one opaque kernel that reads its
 inputs and writes its outputs. Shapes: ``x``, ``r``, ``grad`` are
 ``[N, C, H, W]`` (any dense memory format, one floating dtype), the
 per-sample depthwise kernels ``kx``, ``kr`` are ``[N, C, 9]`` fp32, every
-per-channel or per-sample factor is fp32.
+per-channel or per-sample factor is fp32. With ``pre_activation`` the
+tensor passed as ``x`` is the block's residual branch ``z`` and the block
+output is ``relu(z + r)``, formed inside the kernels.
 """
 import importlib
 from typing import Optional, Tuple
@@ -20,10 +22,6 @@ def _kernels():
     """The Triton kernels, imported on first use (so that
     ``TRITON_INTERPRET`` set by then is honoured)."""
     return importlib.import_module('mmdla.ops.dla_light_kernels')
-
-
-def _full_size_like(x: Tensor) -> Tensor:
-    return torch.empty_like(x)
 
 
 def _full_size(like: Tensor, channels_last: bool) -> Tensor:
@@ -41,61 +39,68 @@ def _fp32(x: Tensor, *shape: int) -> Tensor:
 
 
 @torch.library.custom_op('mmdla::dla_spatial_means', mutates_args=())
-def spatial_means(x: Tensor, r: Tensor) -> Tensor:
+def spatial_means(x: Tensor, r: Tensor, pre_activation: bool) -> Tensor:
     """``[2, N, C]``: the spatial means of ``x`` and ``r``."""
-    return _kernels().spatial_means(x, r)
+    return _kernels().spatial_means(x, r, pre_activation)
 
 
 @spatial_means.register_fake
-def _(x: Tensor, r: Tensor) -> Tensor:
+def _(x: Tensor, r: Tensor, pre_activation: bool) -> Tensor:
     return _fp32(x, 2, x.shape[0], x.shape[1])
 
 
 @torch.library.custom_op('mmdla::dla_output_sums', mutates_args=())
-def output_sums(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor) -> Tensor:
+def output_sums(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+                pre_activation: bool) -> Tensor:
     """``[2, C]``: per-channel sums of ``o`` and ``o ** 2`` for
     ``o = DW_kx(x) + DW_kr(r)`` (the norm's batch statistics)."""
-    return _kernels().output_sums(x, r, kx, kr)
+    return _kernels().output_sums(x, r, kx, kr, pre_activation)
 
 
 @output_sums.register_fake
-def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor) -> Tensor:
+def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+      pre_activation: bool) -> Tensor:
     return _fp32(x, 2, x.shape[1])
 
 
 @torch.library.custom_op('mmdla::dla_epilogue', mutates_args=())
 def epilogue(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, alpha: Tensor,
-             beta: Tensor, scale: Tensor) -> Tensor:
+             beta: Tensor, scale: Tensor, pre_activation: bool) -> Tensor:
     """``y = x + scale[n] * (alpha[c] * o + beta[c])``, in ``x``'s dtype
     and memory format; ``o = DW_kx(x) + DW_kr(r)`` is not stored."""
-    return _kernels().epilogue(x, r, kx, kr, alpha, beta, scale)
+    y = torch.empty_like(x)
+    _kernels().epilogue(x, r, kx, kr, alpha, beta, scale, pre_activation, y)
+    return y
 
 
 @epilogue.register_fake
 def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, alpha: Tensor,
-      beta: Tensor, scale: Tensor) -> Tensor:
-    return _full_size_like(x)
+      beta: Tensor, scale: Tensor, pre_activation: bool) -> Tensor:
+    return torch.empty_like(x)
 
 
 @torch.library.custom_op('mmdla::dla_grad_output_sums', mutates_args=())
 def grad_output_sums(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor,
-                     kr: Tensor, scale: Tensor) -> Tensor:
+                     kr: Tensor, scale: Tensor,
+                     pre_activation: bool) -> Tensor:
     """``[2, C]``: per-channel sums of ``g`` and ``g * o`` for
     ``g = scale[n] * grad`` (the norm's backward statistics)."""
-    return _kernels().grad_output_sums(grad, x, r, kx, kr, scale)
+    return _kernels().grad_output_sums(grad, x, r, kx, kr, scale,
+                                       pre_activation)
 
 
 @grad_output_sums.register_fake
 def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
-      scale: Tensor) -> Tensor:
+      scale: Tensor, pre_activation: bool) -> Tensor:
     return _fp32(x, 2, x.shape[1])
 
 
 @torch.library.custom_op('mmdla::dla_kernel_grads', mutates_args=())
-def kernel_grads(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
-                 scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
-                 coef_o: Optional[Tensor],
-                 sum_affine: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def kernel_grads(
+        grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+        scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
+        coef_o: Optional[Tensor], sum_affine: bool,
+        pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients of the per-sample kernels.
 
     With ``do = coef_g[c] * scale[n] * grad + coef_1[c] + coef_o[c] * o``,
@@ -105,23 +110,27 @@ def kernel_grads(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
     an affine norm) and, with ``sum_affine``, the sums of
     :func:`grad_output_sums` ``[2, C]`` (else zeros).
     """
-    return _kernels().kernel_grads(grad, x, r, kx, kr, scale, coef_g, coef_1,
-                                   coef_o, sum_affine)
+    d_out = torch.empty_like(x) if coef_o is not None else None
+    dkx, dkr, sums = _kernels().kernel_grads(grad, x, r, kx, kr, scale, coef_g,
+                                             coef_1, coef_o, sum_affine,
+                                             pre_activation, d_out)
+    return dkx, dkr, x.new_empty(0) if d_out is None else d_out, sums
 
 
 @kernel_grads.register_fake
 def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
       scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
-      coef_o: Optional[Tensor],
-      sum_affine: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    d_out = _full_size_like(x) if coef_o is not None else x.new_empty(0)
+      coef_o: Optional[Tensor], sum_affine: bool,
+      pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    d_out = torch.empty_like(x) if coef_o is not None else x.new_empty(0)
     return (torch.empty_like(kx), torch.empty_like(kr), d_out,
             _fp32(x, 2, x.shape[1]))
 
 
 @torch.library.custom_op('mmdla::dla_input_grads', mutates_args=())
 def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
-                kr: Tensor, pooled_grad: Tensor,
+                kr: Tensor, pooled_grad: Tensor, x: Optional[Tensor],
+                r: Optional[Tensor],
                 channels_last: bool) -> Tuple[Tensor, Tensor]:
     """The gradients of ``x`` and ``r``, each written once::
 
@@ -129,24 +138,29 @@ def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
         dr = DW_kr^T(d_scale * d_out) + pooled_grad[1] / (H * W)
 
     ``d_scale`` is ``[N, C]``, ``pooled_grad`` ``[2, N, C]`` (the gradients
-    of the spatial means). Both are written in ``grad``'s dtype, in
+    of the spatial means). Given the residual branch ``x`` (``z``) and
+    ``r`` (pre-activation), ``dx`` continues through ``relu(z + r)`` to
+    ``z`` and is added to ``dr``. Both are written in ``grad``'s dtype, in
     channels_last or contiguous memory format.
     """
     dx = _full_size(grad, channels_last)
     dr = _full_size(grad, channels_last)
-    _kernels().input_grads(grad, d_out, d_scale, kx, kr, pooled_grad, dx, dr)
+    _kernels().input_grads(grad, d_out, d_scale, kx, kr, pooled_grad, x, r, dx,
+                           dr)
     return dx, dr
 
 
 @input_grads.register_fake
 def _(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor, kr: Tensor,
-      pooled_grad: Tensor, channels_last: bool) -> Tuple[Tensor, Tensor]:
+      pooled_grad: Tensor, x: Optional[Tensor], r: Optional[Tensor],
+      channels_last: bool) -> Tuple[Tensor, Tensor]:
     return _full_size(grad, channels_last), _full_size(grad, channels_last)
 
 
 def _epilogue_setup_context(ctx, inputs, output) -> None:
-    x, r, kx, kr, alpha, beta, scale = inputs
+    x, r, kx, kr, alpha, beta, scale, pre_activation = inputs
     ctx.save_for_backward(x, r, kx, kr, alpha, scale)
+    ctx.pre_activation = pre_activation
     ctx.channels_last = not x.is_contiguous()
 
 
@@ -154,13 +168,15 @@ def _epilogue_backward(ctx, grad: Tensor):
     """Gradients of :func:`epilogue` by its own kernels: one reduction pass
     (kernels, ``alpha``, ``beta``), one write pass (``x``, ``r``)."""
     x, r, kx, kr, alpha, scale = ctx.saved_tensors
+    pre_act = ctx.pre_activation
     dkx, dkr, _, sums = kernel_grads(grad, x, r, kx, kr, scale, alpha, None,
-                                     None, True)
+                                     None, True, pre_act)
     d_scale = scale[:, None] * alpha[None, :]
     pooled_grad = d_scale.new_zeros((2, ) + d_scale.shape)
     dx, dr = input_grads(grad, grad, d_scale, kx, kr, pooled_grad,
+                         x if pre_act else None, r if pre_act else None,
                          ctx.channels_last)
-    return dx, dr, dkx, dkr, sums[1], sums[0], None
+    return dx, dr, dkx, dkr, sums[1], sums[0], None, None
 
 
 epilogue.register_autograd(

@@ -108,12 +108,12 @@ class _FusedLightStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernels_fn: KernelsFn, norm: nn.BatchNorm2d,
-                num_state: int, build_graph: bool, x: Tensor, r: Tensor,
-                scale: Tensor, weight: Optional[Tensor],
+                num_state: int, build_graph: bool, pre_act: bool, x: Tensor,
+                r: Tensor, scale: Tensor, weight: Optional[Tensor],
                 bias: Optional[Tensor], *tensors: Tensor):
         n, c, h, w = x.shape
         state = tensors[:num_state]
-        pooled = spatial_means(x, r)
+        pooled = spatial_means(x, r, pre_act)
         with torch.set_grad_enabled(build_graph):
             pooled_in = pooled.detach().requires_grad_()
             state_in = tuple(s.detach().requires_grad_(s.requires_grad)
@@ -124,7 +124,7 @@ class _FusedLightStep(torch.autograd.Function):
         batch_stats = norm.training or norm.running_mean is None
         count = n * h * w
         if batch_stats:
-            sums = output_sums(x, r, kx.detach(), kr.detach())
+            sums = output_sums(x, r, kx.detach(), kr.detach(), pre_act)
             mean = sums[0] / count
             var = (sums[1] / count - mean * mean).clamp_min(0)
             _update_running_stats(norm, mean, var, count)
@@ -136,12 +136,13 @@ class _FusedLightStep(torch.autograd.Function):
         beta = inv_std.new_zeros(c) if bias is None else bias.float()
         alpha = gamma * inv_std
         y = epilogue(x, r, kx.detach(), kr.detach(), alpha,
-                     beta - mean * alpha, scale)
+                     beta - mean * alpha, scale, pre_act)
         ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, mean,
                               inv_std, gamma)
         ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
         ctx.tiny_params = tensors[num_state:]
         ctx.batch_stats, ctx.count = batch_stats, count
+        ctx.pre_act = pre_act
         ctx.channels_last = not x.is_contiguous()
         ctx.param_dtypes = (None if weight is None else weight.dtype,
                             None if bias is None else bias.dtype)
@@ -155,24 +156,27 @@ class _FusedLightStep(torch.autograd.Function):
         del ctx.tiny_graph
         n, c = x.shape[:2]
         coef_g = gamma * inv_std
+        pre_act = ctx.pre_act
         if ctx.batch_stats:
-            sums = grad_output_sums(grad_y, x, r, kx, kr, scale)
+            sums = grad_output_sums(grad_y, x, r, kx, kr, scale, pre_act)
             grad_bias = sums[0]
             grad_weight = inv_std * (sums[1] - mean * sums[0])
             coef_o = -coef_g * inv_std * grad_weight / ctx.count
             coef_1 = -coef_g * grad_bias / ctx.count - coef_o * mean
             dkx, dkr, d_out, _ = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                              coef_g, coef_1, coef_o, False)
+                                              coef_g, coef_1, coef_o, False,
+                                              pre_act)
             d_scale = coef_g.new_ones(n, c)
         else:
-            sum_affine = any(ctx.needs_input_grad[7:9])
+            sum_affine = any(ctx.needs_input_grad[8:10])
             dkx, dkr, _, sums = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                             coef_g, None, None, sum_affine)
+                                             coef_g, None, None, sum_affine,
+                                             pre_act)
             grad_bias = sums[0]
             grad_weight = inv_std * (sums[1] - mean * sums[0])
             d_out, d_scale = grad_y, scale[:, None] * coef_g[None, :]
         # the tiny graph: kernels and new state -> means, state, parameters
-        params = ctx.needs_input_grad[9 + len(state_in):]
+        params = ctx.needs_input_grad[10 + len(state_in):]
         outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
         for s, g in zip(new_state, grad_state):
             if s.requires_grad:
@@ -191,23 +195,24 @@ class _FusedLightStep(torch.autograd.Function):
         ]
         param_grads = [next(rest) if need else None for need in params]
         dx, dr = input_grads(grad_y, d_out, d_scale, kx, kr, pooled_grad,
+                             x if pre_act else None, r if pre_act else None,
                              ctx.channels_last)
         weight_dtype, bias_dtype = ctx.param_dtypes
-        return (None, None, None, None, dx, dr, None,
+        return (None, None, None, None, None, dx, dr, None,
                 None if weight_dtype is None else grad_weight.to(weight_dtype),
                 None if bias_dtype is None else grad_bias.to(bias_dtype),
                 *state_grads, *param_grads)
 
 
 def fused_light_step(
-    x: Tensor,
-    r: Tensor,
-    kernels_fn: KernelsFn,
-    state: Sequence[Tensor],
-    params: Sequence[Tensor],
-    norm: nn.BatchNorm2d,
-    sample_scale: Optional[Tensor] = None
-) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        x: Tensor,
+        r: Tensor,
+        kernels_fn: KernelsFn,
+        state: Sequence[Tensor],
+        params: Sequence[Tensor],
+        norm: nn.BatchNorm2d,
+        sample_scale: Optional[Tensor] = None,
+        pre_activation: bool = False) -> Tuple[Tensor, Tuple[Tensor, ...]]:
     """One DLA-L block step through the fused kernels.
 
     Args:
@@ -227,6 +232,10 @@ def fused_light_step(
             mode), see :func:`fused_step_supported`.
         sample_scale (Tensor, optional): DropPath's per-sample scale of the
             normalised branch, ``[N]`` (0 or ``1 / keep_prob``).
+        pre_activation (bool): ``x`` is the block's residual branch ``z``
+            and the block output ``relu(z + r)`` is formed inside the
+            kernels (the block's residual add and ReLU fused into the step;
+            gradients go to ``z`` and ``r``). Defaults to False.
 
     Returns:
         tuple[Tensor, tuple[Tensor, ...]]: ``y`` ``[N, C, H, W]`` (dtype and
@@ -241,11 +250,11 @@ def fused_light_step(
             f'{type(norm).__name__}. Use the PyTorch path for these.')
     n = x.shape[0]
     if sample_scale is None:
-        sample_scale = x.new_ones(n, dtype=torch.float32)
+        sample_scale = torch.ones(n, device=x.device)
     state, params = tuple(state), tuple(params)
     build_graph = torch.is_grad_enabled()
     y, *new_state = _FusedLightStep.apply(kernels_fn, norm, len(state),
-                                          build_graph, x, r,
+                                          build_graph, pre_activation, x, r,
                                           sample_scale.float(), norm.weight,
                                           norm.bias, *state, *params)
     return y, tuple(new_state)

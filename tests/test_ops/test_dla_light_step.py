@@ -55,10 +55,21 @@ class TinyGates(nn.Module):
         return kx, kr, d * state
 
 
-def reference_step(x, r, gates, state, norm, scale):
+def reference_step(x,
+                   r,
+                   gates,
+                   state,
+                   norm,
+                   scale,
+                   pre_activation=False,
+                   dtype=torch.float32):
     """The step in fp32 PyTorch: means, gates, a grouped convolution with
-    the per-sample kernels, BatchNorm2d, DropPath scale, residual."""
+    the per-sample kernels, BatchNorm2d, DropPath scale, residual. With
+    ``pre_activation``, ``x`` is the residual branch and the block output
+    is ``relu(x + r)``, stored by the block in ``dtype``."""
     n, c, h, w = x.shape
+    if pre_activation:
+        x = torch.relu(x + r).to(dtype)
     x, r = x.float(), r.float()
     kx, kr, new_state = gates(x.mean((2, 3)), r.mean((2, 3)), state)
 
@@ -84,20 +95,21 @@ def make_norm(channels: int, training: bool) -> nn.BatchNorm2d:
 
 
 CASES = [
-    # n, c, h, w, dtype, channels_last, training, drop_path
-    (2, 5, 5, 7, torch.float32, False, True, True),
-    (1, 3, 3, 5, torch.float32, True, True, False),
-    (2, 5, 7, 5, torch.float32, False, False, True),
-    (2, 37, 9, 9, torch.bfloat16, True, True, True),
-    (2, 6, 5, 3, torch.bfloat16, False, False, False),
-    (1, 4, 3, 3, torch.float16, True, False, True),
+    # n, c, h, w, dtype, channels_last, training, drop_path, pre_activation
+    (2, 5, 5, 7, torch.float32, False, True, True, False),
+    (1, 3, 3, 5, torch.float32, True, True, False, True),
+    (2, 5, 7, 5, torch.float32, False, False, True, True),
+    (2, 37, 9, 9, torch.bfloat16, True, True, True, True),
+    (2, 6, 5, 3, torch.bfloat16, False, False, False, False),
+    (1, 4, 3, 3, torch.float16, True, False, True, False),
 ]
 
 
-@pytest.mark.parametrize('n,c,h,w,dtype,channels_last,training,drop_path',
-                         CASES)
+@pytest.mark.parametrize(
+    'n,c,h,w,dtype,channels_last,training,drop_path,pre_activation', CASES)
 def test_fused_step_matches_pytorch(interpreted_kernels, n, c, h, w, dtype,
-                                    channels_last, training, drop_path):
+                                    channels_last, training, drop_path,
+                                    pre_activation):
     torch.manual_seed(0)
     gates = TinyGates(c)
     state = torch.randn(n, c, requires_grad=True)
@@ -112,7 +124,8 @@ def test_fused_step_matches_pytorch(interpreted_kernels, n, c, h, w, dtype,
     scale = (torch.tensor([2.0, 0.0])[:n] if drop_path else torch.ones(n))
 
     y, (new_state, ) = fused_light_step(x, r, gates, [state],
-                                        gates.parameters(), norm, scale)
+                                        gates.parameters(), norm, scale,
+                                        pre_activation)
     leaves = [x, r, state, norm.weight, norm.bias, *gates.parameters()]
     grad_y = torch.randn(y.shape).to(dtype)
     grad_state = torch.randn(n, c)
@@ -121,7 +134,7 @@ def test_fused_step_matches_pytorch(interpreted_kernels, n, c, h, w, dtype,
     ref_x = x.detach().float().requires_grad_()
     ref_r = r.detach().float().requires_grad_()
     ref_y, ref_state = reference_step(ref_x, ref_r, gates, state, ref_norm,
-                                      scale)
+                                      scale, pre_activation, dtype)
     ref_leaves = [
         ref_x, ref_r, state, ref_norm.weight, ref_norm.bias,
         *gates.parameters()
@@ -144,8 +157,12 @@ def test_fused_step_matches_pytorch(interpreted_kernels, n, c, h, w, dtype,
     for grad in grads[:2]:
         assert grad.dtype == dtype
         assert grad.is_contiguous(memory_format=fmt)
-    torch.testing.assert_close(norm.running_mean, ref_norm.running_mean)
-    torch.testing.assert_close(norm.running_var, ref_norm.running_var)
+    # (the interpreter does not round fp32 to bf16 to nearest as a GPU does:
+    # statistics of a block output formed in the kernel differ by that)
+    for got, want in ((norm.running_mean, ref_norm.running_mean),
+                      (norm.running_var, ref_norm.running_var)):
+        torch.testing.assert_close(
+            got, want, rtol=tol, atol=tol * want.abs().max().item())
     assert norm.num_batches_tracked == ref_norm.num_batches_tracked
 
 
@@ -233,11 +250,11 @@ def test_epilogue_op_autograd_and_fake(interpreted_kernels):
         [0.5, 2.])
     inputs = [t.requires_grad_() for t in (x, r, kx, kr, alpha, beta)]
     torch.library.opcheck(
-        epilogue, (*inputs, scale),
+        epilogue, (*inputs, scale, False),
         test_utils=('test_schema', 'test_autograd_registration',
                     'test_faketensor'))
 
-    y = epilogue(*inputs, scale)
+    y = epilogue(*inputs, scale, False)
     grad_y = torch.randn_like(y)
     grads = torch.autograd.grad(y, inputs, grad_y)
 
