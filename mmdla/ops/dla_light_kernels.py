@@ -114,9 +114,10 @@ def _spatial_means_kernel(x, r, out, N, C, H, W, inv_hw, sxn, sxc, sxh, sxw,
     vx = _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
                  sxw, srn, src, srh, srw, PRE_ACT)
     vr = _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn, src, srh, srw)
-    tl.atomic_add(out + n * C + offs_c, _column_sums(vx) * inv_hw, mask=mask_c)
     tl.atomic_add(
-        out + (N + n) * C + offs_c, _column_sums(vr) * inv_hw, mask=mask_c)
+        out + 2 * n * C + offs_c, _column_sums(vx) * inv_hw, mask=mask_c)
+    tl.atomic_add(
+        out + (2 * n + 1) * C + offs_c, _column_sums(vr) * inv_hw, mask=mask_c)
 
 
 @triton.jit
@@ -221,8 +222,8 @@ def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, x, r, dx, dr,
         gx += d * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
         gr += d * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
     ds = tl.load(d_scale + n * C + offs_c, mask=mask_c, other=0.)[None, :]
-    px = tl.load(pooled_grad + n * C + offs_c, mask=mask_c, other=0.)
-    pr = tl.load(pooled_grad + (N + n) * C + offs_c, mask=mask_c, other=0.)
+    px = tl.load(pooled_grad + 2 * n * C + offs_c, mask=mask_c, other=0.)
+    pr = tl.load(pooled_grad + (2 * n + 1) * C + offs_c, mask=mask_c, other=0.)
     gx = gx * ds + px[None, :] * inv_hw + _load(
         g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh, sgw)
     gr = gr * ds + pr[None, :] * inv_hw
@@ -243,6 +244,114 @@ def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, x, r, dx, dr,
         mask=mask)
 
 
+@triton.jit
+def _norm_coefficients_kernel(sums, weight, bias, running_mean, running_var,
+                              out, C, inv_count, unbiased, eps, momentum,
+                              BATCH_STATS: tl.constexpr, UPDATE: tl.constexpr,
+                              HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
+                              BLOCK: tl.constexpr):
+    c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = c < C
+    if BATCH_STATS:
+        mean = tl.load(sums + c, mask=mask, other=0.) * inv_count
+        var = tl.load(sums + C + c, mask=mask, other=0.) * inv_count
+        var = tl.where(var > mean * mean, var - mean * mean, 0.)
+        if UPDATE:  # running += momentum * (batch - running)
+            rm = tl.load(running_mean + c, mask=mask, other=0.)
+            rv = tl.load(running_var + c, mask=mask, other=0.)
+            rm32, rv32 = rm.to(tl.float32), rv.to(tl.float32)
+            tl.store(
+                running_mean + c,
+                (rm32 + momentum * (mean - rm32)).to(rm.dtype),
+                mask=mask)
+            tl.store(
+                running_var + c,
+                (rv32 + momentum * (var * unbiased - rv32)).to(rv.dtype),
+                mask=mask)
+    else:
+        mean = tl.load(running_mean + c, mask=mask, other=0.).to(tl.float32)
+        var = tl.load(running_var + c, mask=mask, other=1.).to(tl.float32)
+    inv_std = tl.rsqrt(var + eps)
+    alpha = inv_std
+    if HAS_WEIGHT:
+        alpha *= tl.load(weight + c, mask=mask, other=0.).to(tl.float32)
+    shift = -mean * alpha
+    if HAS_BIAS:
+        shift += tl.load(bias + c, mask=mask, other=0.).to(tl.float32)
+    tl.store(out + c, mean, mask=mask)
+    tl.store(out + C + c, inv_std, mask=mask)
+    tl.store(out + 2 * C + c, alpha, mask=mask)
+    tl.store(out + 3 * C + c, shift, mask=mask)
+
+
+@triton.jit
+def _norm_grad_coefficients_kernel(grad_sums, coefs, out, C, inv_count,
+                                   BATCH_STATS: tl.constexpr,
+                                   BLOCK: tl.constexpr):
+    c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = c < C
+    s_g = tl.load(grad_sums + c, mask=mask, other=0.)
+    s_go = tl.load(grad_sums + C + c, mask=mask, other=0.)
+    mean = tl.load(coefs + c, mask=mask, other=0.)
+    inv_std = tl.load(coefs + C + c, mask=mask, other=0.)
+    alpha = tl.load(coefs + 2 * C + c, mask=mask, other=0.)
+    grad_weight = inv_std * (s_go - mean * s_g)
+    tl.store(out + c, grad_weight, mask=mask)
+    tl.store(out + C + c, s_g, mask=mask)
+    if BATCH_STATS:  # do = alpha * g + coef_1 + coef_o * o
+        coef_o = -alpha * inv_std * grad_weight * inv_count
+        tl.store(
+            out + 2 * C + c,
+            -alpha * s_g * inv_count - coef_o * mean,
+            mask=mask)
+        tl.store(out + 3 * C + c, coef_o, mask=mask)
+
+
+def norm_coefficients(sums: Optional[torch.Tensor],
+                      weight: Optional[torch.Tensor],
+                      bias: Optional[torch.Tensor],
+                      running_mean: Optional[torch.Tensor],
+                      running_var: Optional[torch.Tensor], count: int,
+                      eps: float, momentum: float, out: torch.Tensor) -> None:
+    c = out.shape[1]
+    batch_stats = sums is not None
+
+    def ptr(t: Optional[torch.Tensor]) -> torch.Tensor:
+        return out if t is None else t  # absent: not read
+
+    _norm_coefficients_kernel[(triton.cdiv(c, 256), )](
+        ptr(sums),
+        ptr(weight),
+        ptr(bias),
+        ptr(running_mean),
+        ptr(running_var),
+        out,
+        c,
+        1.0 / count,
+        count / max(count - 1, 1),
+        eps,
+        momentum,
+        BATCH_STATS=batch_stats,
+        UPDATE=batch_stats and running_mean is not None,
+        HAS_WEIGHT=weight is not None,
+        HAS_BIAS=bias is not None,
+        BLOCK=256)
+
+
+def norm_grad_coefficients(grad_sums: torch.Tensor, coefs: torch.Tensor,
+                           count: int, batch_stats: bool,
+                           out: torch.Tensor) -> None:
+    c = grad_sums.shape[1]
+    _norm_grad_coefficients_kernel[(triton.cdiv(c, 256), )](
+        grad_sums,
+        coefs,
+        out,
+        c,
+        1.0 / count,
+        BATCH_STATS=batch_stats,
+        BLOCK=256)
+
+
 def _launch(kernel, x: torch.Tensor, *args, **constexprs) -> None:
     """Run ``kernel`` over the tiles of ``x`` ``[N, C, H, W]``."""
     n, c, h, w = x.shape
@@ -258,7 +367,7 @@ def _launch(kernel, x: torch.Tensor, *args, **constexprs) -> None:
 def spatial_means(x: torch.Tensor, r: torch.Tensor,
                   pre_activation: bool) -> torch.Tensor:
     n, c, h, w = x.shape
-    out = torch.zeros(2, n, c, device=x.device, dtype=torch.float32)
+    out = torch.zeros(n, 2, c, device=x.device, dtype=torch.float32)
     _launch(
         _spatial_means_kernel,
         x,

@@ -40,13 +40,13 @@ def _fp32(x: Tensor, *shape: int) -> Tensor:
 
 @torch.library.custom_op('mmdla::dla_spatial_means', mutates_args=())
 def spatial_means(x: Tensor, r: Tensor, pre_activation: bool) -> Tensor:
-    """``[2, N, C]``: the spatial means of ``x`` and ``r``."""
+    """``[N, 2, C]``: the spatial means of ``x`` and ``r``."""
     return _kernels().spatial_means(x, r, pre_activation)
 
 
 @spatial_means.register_fake
 def _(x: Tensor, r: Tensor, pre_activation: bool) -> Tensor:
-    return _fp32(x, 2, x.shape[0], x.shape[1])
+    return _fp32(x, x.shape[0], 2, x.shape[1])
 
 
 @torch.library.custom_op('mmdla::dla_output_sums', mutates_args=())
@@ -61,6 +61,55 @@ def output_sums(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
 def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
       pre_activation: bool) -> Tensor:
     return _fp32(x, 2, x.shape[1])
+
+
+@torch.library.custom_op(
+    'mmdla::dla_norm_coefficients',
+    mutates_args=('running_mean', 'running_var'))
+def norm_coefficients(sums: Optional[Tensor], weight: Optional[Tensor],
+                      bias: Optional[Tensor], running_mean: Optional[Tensor],
+                      running_var: Optional[Tensor], channels: int, count: int,
+                      eps: float, momentum: float) -> Tensor:
+    """``[4, C]``: the norm's ``mean``, ``1 / std``, and the affine map
+    ``alpha * o + shift`` it applies.
+
+    From the batch's :func:`output_sums` over ``count`` values (updating
+    the running statistics, if given, with ``momentum`` as
+    :class:`torch.nn.BatchNorm2d` does), or with ``sums=None`` from the
+    running statistics.
+    """
+    like = sums if sums is not None else running_mean
+    out = like.new_empty((4, channels), dtype=torch.float32)
+    _kernels().norm_coefficients(sums, weight, bias, running_mean, running_var,
+                                 count, eps, momentum, out)
+    return out
+
+
+@norm_coefficients.register_fake
+def _(sums: Optional[Tensor], weight: Optional[Tensor], bias: Optional[Tensor],
+      running_mean: Optional[Tensor], running_var: Optional[Tensor],
+      channels: int, count: int, eps: float, momentum: float) -> Tensor:
+    like = sums if sums is not None else running_mean
+    return like.new_empty((4, channels), dtype=torch.float32)
+
+
+@torch.library.custom_op('mmdla::dla_norm_grad_coefficients', mutates_args=())
+def norm_grad_coefficients(grad_sums: Tensor, coefs: Tensor, count: int,
+                           batch_stats: bool) -> Tensor:
+    """``[4, C]``: the gradients of the norm's weight and bias and, with
+    ``batch_stats``, ``coef_1`` and ``coef_o`` of the gradient of ``o``
+    (see :func:`kernel_grads`), from :func:`grad_output_sums` and the
+    forward's :func:`norm_coefficients`."""
+    out = torch.zeros_like(coefs)
+    _kernels().norm_grad_coefficients(grad_sums, coefs, count, batch_stats,
+                                      out)
+    return out
+
+
+@norm_grad_coefficients.register_fake
+def _(grad_sums: Tensor, coefs: Tensor, count: int,
+      batch_stats: bool) -> Tensor:
+    return torch.empty_like(coefs)
 
 
 @torch.library.custom_op('mmdla::dla_epilogue', mutates_args=())
@@ -134,10 +183,10 @@ def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
                 channels_last: bool) -> Tuple[Tensor, Tensor]:
     """The gradients of ``x`` and ``r``, each written once::
 
-        dx = grad + DW_kx^T(d_scale * d_out) + pooled_grad[0] / (H * W)
-        dr = DW_kr^T(d_scale * d_out) + pooled_grad[1] / (H * W)
+        dx = grad + DW_kx^T(d_scale * d_out) + pooled_grad[:, 0] / (H * W)
+        dr = DW_kr^T(d_scale * d_out) + pooled_grad[:, 1] / (H * W)
 
-    ``d_scale`` is ``[N, C]``, ``pooled_grad`` ``[2, N, C]`` (the gradients
+    ``d_scale`` is ``[N, C]``, ``pooled_grad`` ``[N, 2, C]`` (the gradients
     of the spatial means). Given the residual branch ``x`` (``z``) and
     ``r`` (pre-activation), ``dx`` continues through ``relu(z + r)`` to
     ``z`` and is added to ``dr``. Both are written in ``grad``'s dtype, in
@@ -172,7 +221,7 @@ def _epilogue_backward(ctx, grad: Tensor):
     dkx, dkr, _, sums = kernel_grads(grad, x, r, kx, kr, scale, alpha, None,
                                      None, True, pre_act)
     d_scale = scale[:, None] * alpha[None, :]
-    pooled_grad = d_scale.new_zeros((2, ) + d_scale.shape)
+    pooled_grad = d_scale.new_zeros(d_scale.shape[0], 2, d_scale.shape[1])
     dx, dr = input_grads(grad, grad, d_scale, kx, kr, pooled_grad,
                          x if pre_act else None, r if pre_act else None,
                          ctx.channels_last)

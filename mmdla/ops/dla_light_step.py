@@ -3,8 +3,8 @@
 Given a block's output ``x`` and shortcut ``r`` (``[N, C, H, W]``), the
 step computes::
 
-    pooled_x, pooled_r = mean_hw(x), mean_hw(r)                   # fp32
-    kx, kr, *state' = kernels_fn(pooled_x, pooled_r, *state)      # tiny
+    pooled = stack(mean_hw(x), mean_hw(r))                 # [N, 2, C] fp32
+    kx, kr, *state' = kernels_fn(pooled, *state)           # tiny, fp32
     o = DW_kx(x) + DW_kr(r)              # per-sample depthwise 3x3 kernels
     y = x + s[n] * BN(o)                 # s: the DropPath scale
 
@@ -27,7 +27,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .dla_light_ops import (epilogue, grad_output_sums, input_grads,
-                            kernel_grads, output_sums, spatial_means)
+                            kernel_grads, norm_coefficients,
+                            norm_grad_coefficients, output_sums, spatial_means)
 
 KernelsFn = Callable[..., Sequence[Tensor]]
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -83,20 +84,15 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
                                        and _triton_available())
 
 
-def _update_running_stats(norm: nn.BatchNorm2d, mean: Tensor, var: Tensor,
-                          count: int) -> None:
-    """What :class:`torch.nn.BatchNorm2d` does to its buffers in a training
-    step, given the batch's mean and biased variance over ``count``
-    values."""
+def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
+    """Count the step as :class:`torch.nn.BatchNorm2d` does and return the
+    momentum of its running statistics' update (None: no update)."""
     if not (norm.training and norm.track_running_stats):
-        return
+        return None
     norm.num_batches_tracked.add_(1)
-    momentum = norm.momentum
-    if momentum is None:  # cumulative moving average
-        momentum = 1.0 / float(norm.num_batches_tracked)
-    unbiased = var * (count / max(count - 1, 1))
-    norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), momentum)
-    norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), momentum)
+    if norm.momentum is None:  # cumulative moving average
+        return 1.0 / float(norm.num_batches_tracked)
+    return norm.momentum
 
 
 def _flat_kernels(k: Tensor, n: int, c: int) -> Tensor:
@@ -114,35 +110,33 @@ class _FusedLightStep(torch.autograd.Function):
         n, c, h, w = x.shape
         state = tensors[:num_state]
         pooled = spatial_means(x, r, pre_act)
-        with torch.set_grad_enabled(build_graph):
+        # the dense [N, C] part in fp32: no casts around its tiny products
+        autocast_off = torch.autocast(
+            'cuda' if x.is_cuda else 'cpu', enabled=False)
+        with torch.set_grad_enabled(build_graph), autocast_off:
             pooled_in = pooled.detach().requires_grad_()
             state_in = tuple(s.detach().requires_grad_(s.requires_grad)
                              for s in state)
-            kx, kr, *new_state = kernels_fn(pooled_in[0], pooled_in[1],
-                                            *state_in)
+            kx, kr, *new_state = kernels_fn(pooled_in, *state_in)
             kx, kr = _flat_kernels(kx, n, c), _flat_kernels(kr, n, c)
         batch_stats = norm.training or norm.running_mean is None
         count = n * h * w
+        sums, momentum = None, None
         if batch_stats:
             sums = output_sums(x, r, kx.detach(), kr.detach(), pre_act)
-            mean = sums[0] / count
-            var = (sums[1] / count - mean * mean).clamp_min(0)
-            _update_running_stats(norm, mean, var, count)
-        else:
-            mean = norm.running_mean.float()
-            var = norm.running_var.float()
-        inv_std = torch.rsqrt(var + norm.eps)
-        gamma = inv_std.new_ones(c) if weight is None else weight.float()
-        beta = inv_std.new_zeros(c) if bias is None else bias.float()
-        alpha = gamma * inv_std
-        y = epilogue(x, r, kx.detach(), kr.detach(), alpha,
-                     beta - mean * alpha, scale, pre_act)
-        ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, mean,
-                              inv_std, gamma)
+            momentum = _running_stats_momentum(norm)
+        # running statistics: read in eval mode, updated with a momentum
+        running = momentum is not None or not batch_stats
+        coefs = norm_coefficients(sums, weight, bias,
+                                  norm.running_mean if running else None,
+                                  norm.running_var if running else None, c,
+                                  count, norm.eps, momentum or 0.0)
+        y = epilogue(x, r, kx.detach(), kr.detach(), coefs[2], coefs[3], scale,
+                     pre_act)
+        ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, coefs)
         ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
         ctx.tiny_params = tensors[num_state:]
-        ctx.batch_stats, ctx.count = batch_stats, count
-        ctx.pre_act = pre_act
+        ctx.batch_stats, ctx.count, ctx.pre_act = batch_stats, count, pre_act
         ctx.channels_last = not x.is_contiguous()
         ctx.param_dtypes = (None if weight is None else weight.dtype,
                             None if bias is None else bias.dtype)
@@ -151,30 +145,25 @@ class _FusedLightStep(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y: Tensor, *grad_state: Tensor):
-        x, r, kx, kr, scale, mean, inv_std, gamma = ctx.saved_tensors
+        x, r, kx, kr, scale, coefs = ctx.saved_tensors
         pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
         del ctx.tiny_graph
         n, c = x.shape[:2]
-        coef_g = gamma * inv_std
-        pre_act = ctx.pre_act
+        alpha, pre_act = coefs[2], ctx.pre_act
         if ctx.batch_stats:
             sums = grad_output_sums(grad_y, x, r, kx, kr, scale, pre_act)
-            grad_bias = sums[0]
-            grad_weight = inv_std * (sums[1] - mean * sums[0])
-            coef_o = -coef_g * inv_std * grad_weight / ctx.count
-            coef_1 = -coef_g * grad_bias / ctx.count - coef_o * mean
+            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, True)
             dkx, dkr, d_out, _ = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                              coef_g, coef_1, coef_o, False,
-                                              pre_act)
-            d_scale = coef_g.new_ones(n, c)
+                                              alpha, norm_grads[2],
+                                              norm_grads[3], False, pre_act)
+            d_scale = alpha.new_ones(n, c)
         else:
             sum_affine = any(ctx.needs_input_grad[8:10])
             dkx, dkr, _, sums = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                             coef_g, None, None, sum_affine,
+                                             alpha, None, None, sum_affine,
                                              pre_act)
-            grad_bias = sums[0]
-            grad_weight = inv_std * (sums[1] - mean * sums[0])
-            d_out, d_scale = grad_y, scale[:, None] * coef_g[None, :]
+            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, False)
+            d_out, d_scale = grad_y, scale[:, None] * alpha[None, :]
         # the tiny graph: kernels and new state -> means, state, parameters
         params = ctx.needs_input_grad[10 + len(state_in):]
         outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
@@ -198,9 +187,9 @@ class _FusedLightStep(torch.autograd.Function):
                              x if pre_act else None, r if pre_act else None,
                              ctx.channels_last)
         weight_dtype, bias_dtype = ctx.param_dtypes
-        return (None, None, None, None, None, dx, dr, None,
-                None if weight_dtype is None else grad_weight.to(weight_dtype),
-                None if bias_dtype is None else grad_bias.to(bias_dtype),
+        return (None, None, None, None, None, dx, dr, None, None
+                if weight_dtype is None else norm_grads[0].to(weight_dtype),
+                None if bias_dtype is None else norm_grads[1].to(bias_dtype),
                 *state_grads, *param_grads)
 
 
@@ -218,11 +207,12 @@ def fused_light_step(
     Args:
         x (Tensor): Block output, ``[N, C, H, W]``.
         r (Tensor): The block's shortcut, ``[N, C, H, W]``.
-        kernels_fn (callable): ``(pooled_x, pooled_r, *state)`` (each
-            ``[N, C]``, the means in fp32) -> ``(kx, kr, *new_state)``: the
-            per-sample depthwise kernels applied to ``x`` and ``r``,
-            ``[N, C, 3, 3]`` (or ``[1, C, 3, 3]``), and the new state.
-            Evaluated once, under autograd, inside the step.
+        kernels_fn (callable): ``(pooled, *state)`` -> ``(kx, kr,
+            *new_state)``: from the spatial means of ``x`` and ``r``
+            stacked as ``pooled`` ``[N, 2, C]`` (fp32), the per-sample
+            depthwise kernels applied to ``x`` and ``r``, ``[N, C, 3, 3]``
+            (or ``[1, C, 3, 3]``), and the new state. Evaluated once, under
+            autograd and in fp32 (autocast off), inside the step.
         state (Sequence[Tensor]): Tensors that ``kernels_fn`` reads besides
             the means (e.g. the context carried from the previous block).
         params (Sequence[Tensor]): The parameters ``kernels_fn`` reads;

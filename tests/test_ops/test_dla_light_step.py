@@ -45,8 +45,9 @@ class TinyGates(nn.Module):
         self.lam = nn.Parameter(torch.randn(channels))
         self.linear = nn.Linear(channels, 2 * channels)
 
-    def forward(self, pooled_x, pooled_r, state):
+    def forward(self, pooled, state):
         c = self.lam.numel()
+        pooled_x, pooled_r = pooled.unbind(1)
         a, d = torch.sigmoid(self.linear(pooled_x + pooled_r * state)).chunk(
             2, dim=-1)
         kx = self.value.view(1, c, 3, 3) * a[..., None, None]
@@ -71,7 +72,8 @@ def reference_step(x,
     if pre_activation:
         x = torch.relu(x + r).to(dtype)
     x, r = x.float(), r.float()
-    kx, kr, new_state = gates(x.mean((2, 3)), r.mean((2, 3)), state)
+    kx, kr, new_state = gates(
+        torch.stack((x.mean((2, 3)), r.mean((2, 3))), 1), state)
 
     def conv(t, k):
         return F.conv2d(
