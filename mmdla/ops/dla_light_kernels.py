@@ -153,48 +153,85 @@ def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, N, C, H, W, sxn, sxc,
 
 
 @triton.jit
-def _grad_output_sums_kernel(g, x, r, kx, kr, scale, out, N, C, H, W, sgn, sgc,
-                             sgh, sgw, sxn, sxc, sxh, sxw, srn, src, srh, srw,
-                             PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
-                             BLOCK_C: tl.constexpr):
+def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, N, C, H, W,
+                        sgn, sgc, sgh, sgw, sxn, sxc, sxh, sxw, srn, src, srh,
+                        srw, son, soc, soh, sow, PRE_ACT: tl.constexpr,
+                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Backward reduction with batch statistics: stores ``o`` and sums the
+    norm's ``[sum g', sum g' o]`` per channel and, per sample, channel and
+    tap ``t``, ``sum g' x_t, sum x_t, sum o x_t`` and the same for ``r``
+    (``x_t``: ``x`` shifted by the tap, ``g' = scale[n] * grad``), from
+    which the kernels' gradients follow once the norm's coefficients are
+    known."""
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
                sgw) * tl.load(scale + n)
     o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
                       sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
                       BLOCK_C)
-    tl.atomic_add(out + offs_c, _column_sums(gs), mask=mask_c)
-    tl.atomic_add(out + C + offs_c, _column_sums(gs * o), mask=mask_c)
+    tl.store(
+        o_out + _offsets(n, h, w, offs_c, son, soc, soh, sow),
+        o.to(o_out.dtype.element_ty),
+        mask=mask_p[:, None] & mask_c[None, :])
+    tl.atomic_add(sums + offs_c, _column_sums(gs), mask=mask_c)
+    tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
+    base = (n * C + offs_c) * 54
+    for t in tl.static_range(9):
+        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
+        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
+        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
+                   srw)
+        tl.atomic_add(taps + base + t, _column_sums(gs * vx), mask=mask_c)
+        tl.atomic_add(taps + base + 9 + t, _column_sums(vx), mask=mask_c)
+        tl.atomic_add(taps + base + 18 + t, _column_sums(o * vx), mask=mask_c)
+        tl.atomic_add(taps + base + 27 + t, _column_sums(gs * vr), mask=mask_c)
+        tl.atomic_add(taps + base + 36 + t, _column_sums(vr), mask=mask_c)
+        tl.atomic_add(taps + base + 45 + t, _column_sums(o * vr), mask=mask_c)
 
 
 @triton.jit
-def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, coef_1, coef_o, dkx,
-                         dkr, d_out, out_sums, N, C, H, W, sgn, sgc, sgh, sgw,
-                         sxn, sxc, sxh, sxw, srn, src, srh, srw, sdn, sdc, sdh,
-                         sdw, BATCH_STATS: tl.constexpr,
-                         SUM_AFFINE: tl.constexpr, PRE_ACT: tl.constexpr,
-                         BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+def _kernel_grads_from_taps_kernel(taps, coef_g, coef_1, coef_o, dkx, dkr, NC,
+                                   C, BLOCK: tl.constexpr):
+    """``dk[t] = coef_g * sum g' k_t + coef_1 * sum k_t + coef_o * sum o
+    k_t`` for ``k`` = ``x``, ``r``, from :func:`_grad_reduce_kernel`."""
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)  # n * C + c
+    mask = i < NC
+    c = i % C
+    cg = tl.load(coef_g + c, mask=mask, other=0.)
+    c1 = tl.load(coef_1 + c, mask=mask, other=0.)
+    co = tl.load(coef_o + c, mask=mask, other=0.)
+    for t in tl.static_range(9):
+        for j in tl.static_range(2):
+            src = taps + i * 54 + 27 * j + t
+            dk = (
+                cg * tl.load(src, mask=mask, other=0.) +
+                c1 * tl.load(src + 9, mask=mask, other=0.) +
+                co * tl.load(src + 18, mask=mask, other=0.))
+            if j == 0:
+                tl.store(dkx + i * 9 + t, dk, mask=mask)
+            else:
+                tl.store(dkr + i * 9 + t, dk, mask=mask)
+
+
+@triton.jit
+def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, dkx, dkr, sums, N, C,
+                         H, W, sgn, sgc, sgh, sgw, sxn, sxc, sxh, sxw, srn,
+                         src, srh, srw, SUM_AFFINE: tl.constexpr,
+                         PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                         BLOCK_C: tl.constexpr):
+    """Backward reduction of an affine norm (``do = coef_g * g'``): the
+    kernels' gradients and, with ``SUM_AFFINE``, ``[sum g', sum g' o]``."""
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
     gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
                sgw) * tl.load(scale + n)
     do = gs * tl.load(coef_g + offs_c, mask=mask_c, other=0.)[None, :]
-    if BATCH_STATS or SUM_AFFINE:
+    if SUM_AFFINE:
         o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H,
                           W, sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT,
                           BLOCK_P, BLOCK_C)
-    if SUM_AFFINE:
-        tl.atomic_add(out_sums + offs_c, _column_sums(gs), mask=mask_c)
-        tl.atomic_add(out_sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
-    if BATCH_STATS:
-        c1 = tl.load(coef_1 + offs_c, mask=mask_c, other=0.)
-        co = tl.load(coef_o + offs_c, mask=mask_c, other=0.)
-        do += c1[None, :] + o * co[None, :]
-        do = tl.where(mask_p[:, None], do, 0.)
-        # batch statistics: store do for the input gradients' pass
-        tl.store(
-            d_out + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
-            do.to(d_out.dtype.element_ty),
-            mask=mask_p[:, None] & mask_c[None, :])
+        tl.atomic_add(sums + offs_c, _column_sums(gs), mask=mask_c)
+        tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
     for t in tl.static_range(9):
         hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
         vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
@@ -207,26 +244,38 @@ def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, coef_1, coef_o, dkx,
 
 
 @triton.jit
-def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, x, r, dx, dr,
-                        N, C, H, W, inv_hw, sgn, sgc, sgh, sgw, sdn, sdc, sdh,
-                        sdw, sxn, sxc, sxh, sxw, srn, src, srh, srw, son, soc,
-                        soh, sow, PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
-                        BLOCK_C: tl.constexpr):
+def _input_grads_kernel(g, o, scale, coef_g, coef_1, coef_o, kx, kr,
+                        pooled_grad, x, r, dx, dr, N, C, H, W, inv_hw, sgn,
+                        sgc, sgh, sgw, son, soc, soh, sow, sxn, sxc, sxh, sxw,
+                        srn, src, srh, srw, sdn, sdc, sdh, sdw,
+                        BATCH_STATS: tl.constexpr, PRE_ACT: tl.constexpr,
+                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    """``dx``, ``dr`` from ``do = coef_g * g' (+ coef_1 + coef_o * o)``,
+    formed at the 3x3 neighbourhood for the transposed convolutions."""
     n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
+    cg = tl.load(coef_g + offs_c, mask=mask_c, other=0.) * tl.load(scale + n)
+    if BATCH_STATS:
+        c1 = tl.load(coef_1 + offs_c, mask=mask_c, other=0.)
+        co = tl.load(coef_o + offs_c, mask=mask_c, other=0.)
     gx = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     gr = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    for t in tl.static_range(9):  # the transposed convolutions
-        d = _load(d_out, n, h + (1 - t // 3), w + (1 - t % 3), offs_c, mask_p,
-                  mask_c, H, W, sdn, sdc, sdh, sdw)
+    for t in tl.static_range(9):
+        hh, ww = h + (1 - t // 3), w + (1 - t % 3)
+        do = _load(g, n, hh, ww, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
+                   sgw) * cg[None, :]
+        if BATCH_STATS:
+            inside = mask_p & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+            do += tl.where(inside[:, None], c1[None, :],
+                           0.) + _load(o, n, hh, ww, offs_c, mask_p, mask_c, H,
+                                       W, son, soc, soh, sow) * co[None, :]
         k = (n * C + offs_c) * 9 + t
-        gx += d * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
-        gr += d * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
-    ds = tl.load(d_scale + n * C + offs_c, mask=mask_c, other=0.)[None, :]
+        gx += do * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
+        gr += do * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
     px = tl.load(pooled_grad + 2 * n * C + offs_c, mask=mask_c, other=0.)
     pr = tl.load(pooled_grad + (2 * n + 1) * C + offs_c, mask=mask_c, other=0.)
-    gx = gx * ds + px[None, :] * inv_hw + _load(
-        g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh, sgw)
-    gr = gr * ds + pr[None, :] * inv_hw
+    gx += px[None, :] * inv_hw + _load(g, n, h, w, offs_c, mask_p, mask_c, H,
+                                       W, sgn, sgc, sgh, sgw)
+    gr += pr[None, :] * inv_hw
     if PRE_ACT:  # through x = relu(z + r): the gradient of z, added to r's
         s = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
                   sxw) + _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn,
@@ -235,11 +284,11 @@ def _input_grads_kernel(g, d_out, d_scale, kx, kr, pooled_grad, x, r, dx, dr,
         gr += gx
     mask = mask_p[:, None] & mask_c[None, :]
     tl.store(
-        dx + _offsets(n, h, w, offs_c, son, soc, soh, sow),
+        dx + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
         gx.to(dx.dtype.element_ty),
         mask=mask)
     tl.store(
-        dr + _offsets(n, h, w, offs_c, son, soc, soh, sow),
+        dr + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
         gr.to(dr.dtype.element_ty),
         mask=mask)
 
@@ -433,13 +482,15 @@ def epilogue(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
         PRE_ACT=pre_activation)
 
 
-def grad_output_sums(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
-                     kx: torch.Tensor, kr: torch.Tensor, scale: torch.Tensor,
-                     pre_activation: bool) -> torch.Tensor:
+def grad_reduce(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
+                kx: torch.Tensor, kr: torch.Tensor, scale: torch.Tensor,
+                pre_activation: bool,
+                o: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     n, c, h, w = x.shape
-    out = torch.zeros(2, c, device=x.device, dtype=torch.float32)
+    sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
+    taps = torch.zeros(n, c, 54, device=x.device, dtype=torch.float32)
     _launch(
-        _grad_output_sums_kernel,
+        _grad_reduce_kernel,
         x,
         grad,
         x,
@@ -447,7 +498,9 @@ def grad_output_sums(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
         kx,
         kr,
         scale,
-        out,
+        o,
+        sums,
+        taps,
         n,
         c,
         h,
@@ -455,25 +508,28 @@ def grad_output_sums(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
         *grad.stride(),
         *x.stride(),
         *r.stride(),
+        *o.stride(),
         PRE_ACT=pre_activation)
-    return out
+    return sums, taps
+
+
+def kernel_grads_from_taps(taps: torch.Tensor, coef_g: torch.Tensor,
+                           coef_1: torch.Tensor, coef_o: torch.Tensor,
+                           dkx: torch.Tensor, dkr: torch.Tensor) -> None:
+    n, c = taps.shape[:2]
+    _kernel_grads_from_taps_kernel[(triton.cdiv(n * c, 256), )](
+        taps, coef_g, coef_1, coef_o, dkx, dkr, n * c, c, BLOCK=256)
 
 
 def kernel_grads(
-    grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
-    kr: torch.Tensor, scale: torch.Tensor, coef_g: torch.Tensor,
-    coef_1: Optional[torch.Tensor], coef_o: Optional[torch.Tensor],
-    sum_affine: bool, pre_activation: bool, d_out: Optional[torch.Tensor]
+        grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
+        kr: torch.Tensor, scale: torch.Tensor, coef_g: torch.Tensor,
+        sum_affine: bool, pre_activation: bool
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n, c, h, w = x.shape
-    batch_stats = coef_o is not None
     dkx = torch.zeros_like(kx)
     dkr = torch.zeros_like(kr)
     sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    # without batch statistics these are not read: any stand-ins will do
-    coef_1 = coef_1 if batch_stats else coef_g
-    coef_o = coef_o if batch_stats else coef_g
-    d_out = d_out if batch_stats else x
     _launch(
         _kernel_grads_kernel,
         x,
@@ -484,11 +540,8 @@ def kernel_grads(
         kr,
         scale,
         coef_g,
-        coef_1,
-        coef_o,
         dkx,
         dkr,
-        d_out,
         sums,
         n,
         c,
@@ -497,27 +550,34 @@ def kernel_grads(
         *grad.stride(),
         *x.stride(),
         *r.stride(),
-        *d_out.stride(),
-        BATCH_STATS=batch_stats,
         SUM_AFFINE=sum_affine,
         PRE_ACT=pre_activation)
     return dkx, dkr, sums
 
 
-def input_grads(grad: torch.Tensor, d_out: torch.Tensor, d_scale: torch.Tensor,
+def input_grads(grad: torch.Tensor, o: Optional[torch.Tensor],
+                scale: torch.Tensor, coef_g: torch.Tensor,
+                coef_1: Optional[torch.Tensor], coef_o: Optional[torch.Tensor],
                 kx: torch.Tensor, kr: torch.Tensor, pooled_grad: torch.Tensor,
                 x: Optional[torch.Tensor], r: Optional[torch.Tensor],
                 dx: torch.Tensor, dr: torch.Tensor) -> None:
     n, c, h, w = grad.shape
-    pre_activation = x is not None
-    x = grad if x is None else x  # not read without pre_activation
+    batch_stats, pre_activation = o is not None, x is not None
+    # stand-ins for what is not read
+    o = grad if o is None else o
+    coef_1 = coef_g if coef_1 is None else coef_1
+    coef_o = coef_g if coef_o is None else coef_o
+    x = grad if x is None else x
     r = grad if r is None else r
     _launch(
         _input_grads_kernel,
         grad,
         grad,
-        d_out,
-        d_scale,
+        o,
+        scale,
+        coef_g,
+        coef_1,
+        coef_o,
         kx,
         kr,
         pooled_grad,
@@ -531,8 +591,9 @@ def input_grads(grad: torch.Tensor, d_out: torch.Tensor, d_scale: torch.Tensor,
         w,
         1.0 / (h * w),
         *grad.stride(),
-        *d_out.stride(),
+        *o.stride(),
         *x.stride(),
         *r.stride(),
         *dx.stride(),
+        BATCH_STATS=batch_stats,
         PRE_ACT=pre_activation)

@@ -98,8 +98,9 @@ def norm_grad_coefficients(grad_sums: Tensor, coefs: Tensor, count: int,
                            batch_stats: bool) -> Tensor:
     """``[4, C]``: the gradients of the norm's weight and bias and, with
     ``batch_stats``, ``coef_1`` and ``coef_o`` of the gradient of ``o``
-    (see :func:`kernel_grads`), from :func:`grad_output_sums` and the
-    forward's :func:`norm_coefficients`."""
+    (see :func:`kernel_grads_from_taps`), from the sums
+    ``[sum g', sum g' o]`` of the backward reduction and the forward's
+    :func:`norm_coefficients`."""
     out = torch.zeros_like(coefs)
     _kernels().norm_grad_coefficients(grad_sums, coefs, count, batch_stats,
                                       out)
@@ -128,81 +129,102 @@ def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, alpha: Tensor,
     return torch.empty_like(x)
 
 
-@torch.library.custom_op('mmdla::dla_grad_output_sums', mutates_args=())
-def grad_output_sums(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor,
-                     kr: Tensor, scale: Tensor,
-                     pre_activation: bool) -> Tensor:
-    """``[2, C]``: per-channel sums of ``g`` and ``g * o`` for
-    ``g = scale[n] * grad`` (the norm's backward statistics)."""
-    return _kernels().grad_output_sums(grad, x, r, kx, kr, scale,
-                                       pre_activation)
+@torch.library.custom_op('mmdla::dla_grad_reduce', mutates_args=())
+def grad_reduce(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+                scale: Tensor,
+                pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """The backward reduction pass under batch statistics.
+
+    With ``g' = scale[n] * grad``, returns ``o`` (in ``x``'s dtype and
+    format, for :func:`input_grads`), the norm's per-channel sums
+    ``[sum g', sum g' o]`` ``[2, C]`` and per-sample tap sums
+    ``[N, C, 54]`` (for :func:`kernel_grads_from_taps`).
+    """
+    o = torch.empty_like(x)
+    sums, taps = _kernels().grad_reduce(grad, x, r, kx, kr, scale,
+                                        pre_activation, o)
+    return o, sums, taps
 
 
-@grad_output_sums.register_fake
+@grad_reduce.register_fake
 def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
-      scale: Tensor, pre_activation: bool) -> Tensor:
-    return _fp32(x, 2, x.shape[1])
+      scale: Tensor, pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    n, c = x.shape[:2]
+    return torch.empty_like(x), _fp32(x, 2, c), _fp32(x, n, c, 54)
+
+
+@torch.library.custom_op('mmdla::dla_kernel_grads_from_taps', mutates_args=())
+def kernel_grads_from_taps(taps: Tensor, coef_g: Tensor, coef_1: Tensor,
+                           coef_o: Tensor) -> Tuple[Tensor, Tensor]:
+    """``dkx``, ``dkr`` ``[N, C, 9]`` for the gradient of ``o``
+    ``do = coef_g[c] * g' + coef_1[c] + coef_o[c] * o``, from the tap sums
+    of :func:`grad_reduce`."""
+    n, c = taps.shape[:2]
+    dkx, dkr = _fp32(taps, n, c, 9), _fp32(taps, n, c, 9)
+    _kernels().kernel_grads_from_taps(taps, coef_g, coef_1, coef_o, dkx, dkr)
+    return dkx, dkr
+
+
+@kernel_grads_from_taps.register_fake
+def _(taps: Tensor, coef_g: Tensor, coef_1: Tensor,
+      coef_o: Tensor) -> Tuple[Tensor, Tensor]:
+    n, c = taps.shape[:2]
+    return _fp32(taps, n, c, 9), _fp32(taps, n, c, 9)
 
 
 @torch.library.custom_op('mmdla::dla_kernel_grads', mutates_args=())
-def kernel_grads(
-        grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
-        scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
-        coef_o: Optional[Tensor], sum_affine: bool,
-        pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of the per-sample kernels.
+def kernel_grads(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
+                 scale: Tensor, coef_g: Tensor, sum_affine: bool,
+                 pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """The backward reduction pass of an affine norm.
 
-    With ``do = coef_g[c] * scale[n] * grad + coef_1[c] + coef_o[c] * o``,
-    the gradient of ``o`` (batch statistics; with ``coef_1`` and ``coef_o``
-    omitted, the norm is affine and ``do`` is not stored), returns ``dkx``,
-    ``dkr`` ``[N, C, 9]``, ``do`` (in ``x``'s dtype and format; empty for
-    an affine norm) and, with ``sum_affine``, the sums of
-    :func:`grad_output_sums` ``[2, C]`` (else zeros).
+    For the gradient of ``o`` ``do = coef_g[c] * scale[n] * grad``,
+    returns ``dkx``, ``dkr`` ``[N, C, 9]`` and, with ``sum_affine``, the
+    norm's sums ``[sum g', sum g' o]`` ``[2, C]`` (else zeros).
     """
-    d_out = torch.empty_like(x) if coef_o is not None else None
-    dkx, dkr, sums = _kernels().kernel_grads(grad, x, r, kx, kr, scale, coef_g,
-                                             coef_1, coef_o, sum_affine,
-                                             pre_activation, d_out)
-    return dkx, dkr, x.new_empty(0) if d_out is None else d_out, sums
+    return _kernels().kernel_grads(grad, x, r, kx, kr, scale, coef_g,
+                                   sum_affine, pre_activation)
 
 
 @kernel_grads.register_fake
 def _(grad: Tensor, x: Tensor, r: Tensor, kx: Tensor, kr: Tensor,
-      scale: Tensor, coef_g: Tensor, coef_1: Optional[Tensor],
-      coef_o: Optional[Tensor], sum_affine: bool,
-      pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    d_out = torch.empty_like(x) if coef_o is not None else x.new_empty(0)
-    return (torch.empty_like(kx), torch.empty_like(kr), d_out,
+      scale: Tensor, coef_g: Tensor, sum_affine: bool,
+      pre_activation: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    return (torch.empty_like(kx), torch.empty_like(kr),
             _fp32(x, 2, x.shape[1]))
 
 
 @torch.library.custom_op('mmdla::dla_input_grads', mutates_args=())
-def input_grads(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor,
-                kr: Tensor, pooled_grad: Tensor, x: Optional[Tensor],
-                r: Optional[Tensor],
+def input_grads(grad: Tensor, o: Optional[Tensor], scale: Tensor,
+                coef_g: Tensor, coef_1: Optional[Tensor],
+                coef_o: Optional[Tensor], kx: Tensor, kr: Tensor,
+                pooled_grad: Tensor, x: Optional[Tensor], r: Optional[Tensor],
                 channels_last: bool) -> Tuple[Tensor, Tensor]:
     """The gradients of ``x`` and ``r``, each written once::
 
-        dx = grad + DW_kx^T(d_scale * d_out) + pooled_grad[:, 0] / (H * W)
-        dr = DW_kr^T(d_scale * d_out) + pooled_grad[:, 1] / (H * W)
+        do = coef_g[c] * scale[n] * grad (+ coef_1[c] + coef_o[c] * o)
+        dx = grad + DW_kx^T(do) + pooled_grad[:, 0] / (H * W)
+        dr = DW_kr^T(do) + pooled_grad[:, 1] / (H * W)
 
-    ``d_scale`` is ``[N, C]``, ``pooled_grad`` ``[N, 2, C]`` (the gradients
-    of the spatial means). Given the residual branch ``x`` (``z``) and
-    ``r`` (pre-activation), ``dx`` continues through ``relu(z + r)`` to
-    ``z`` and is added to ``dr``. Both are written in ``grad``'s dtype, in
-    channels_last or contiguous memory format.
+    (``o``, ``coef_1``, ``coef_o`` under batch statistics). ``pooled_grad``
+    ``[N, 2, C]`` holds the gradients of the spatial means. Given the
+    residual branch ``x`` (``z``) and ``r`` (pre-activation), ``dx``
+    continues through ``relu(z + r)`` to ``z`` and is added to ``dr``. Both
+    are written in ``grad``'s dtype, in channels_last or contiguous memory
+    format.
     """
     dx = _full_size(grad, channels_last)
     dr = _full_size(grad, channels_last)
-    _kernels().input_grads(grad, d_out, d_scale, kx, kr, pooled_grad, x, r, dx,
-                           dr)
+    _kernels().input_grads(grad, o, scale, coef_g, coef_1, coef_o, kx, kr,
+                           pooled_grad, x, r, dx, dr)
     return dx, dr
 
 
 @input_grads.register_fake
-def _(grad: Tensor, d_out: Tensor, d_scale: Tensor, kx: Tensor, kr: Tensor,
-      pooled_grad: Tensor, x: Optional[Tensor], r: Optional[Tensor],
-      channels_last: bool) -> Tuple[Tensor, Tensor]:
+def _(grad: Tensor, o: Optional[Tensor], scale: Tensor, coef_g: Tensor,
+      coef_1: Optional[Tensor], coef_o: Optional[Tensor], kx: Tensor,
+      kr: Tensor, pooled_grad: Tensor, x: Optional[Tensor],
+      r: Optional[Tensor], channels_last: bool) -> Tuple[Tensor, Tensor]:
     return _full_size(grad, channels_last), _full_size(grad, channels_last)
 
 
@@ -218,13 +240,12 @@ def _epilogue_backward(ctx, grad: Tensor):
     (kernels, ``alpha``, ``beta``), one write pass (``x``, ``r``)."""
     x, r, kx, kr, alpha, scale = ctx.saved_tensors
     pre_act = ctx.pre_activation
-    dkx, dkr, _, sums = kernel_grads(grad, x, r, kx, kr, scale, alpha, None,
-                                     None, True, pre_act)
-    d_scale = scale[:, None] * alpha[None, :]
-    pooled_grad = d_scale.new_zeros(d_scale.shape[0], 2, d_scale.shape[1])
-    dx, dr = input_grads(grad, grad, d_scale, kx, kr, pooled_grad,
-                         x if pre_act else None, r if pre_act else None,
-                         ctx.channels_last)
+    dkx, dkr, sums = kernel_grads(grad, x, r, kx, kr, scale, alpha, True,
+                                  pre_act)
+    pooled_grad = alpha.new_zeros(x.shape[0], 2, x.shape[1])
+    dx, dr = input_grads(grad, None, scale, alpha, None, None, kx, kr,
+                         pooled_grad, x if pre_act else None,
+                         r if pre_act else None, ctx.channels_last)
     return dx, dr, dkx, dkr, sums[1], sums[0], None, None
 
 

@@ -14,10 +14,11 @@ autograd inside the function. The full-size parts are the custom ops of
 :mod:`.dla_light_ops`: forward reads ``x`` and ``r`` for the means, (in
 training) for the norm's batch statistics, and once more to write ``y``;
 ``o`` and ``y`` are not saved. Backward runs one reduction pass for the
-norm's and the kernels' gradients, then autograd over the tiny graph for the
-gradients of the means, the state and the parameters, then one pass that
-writes the gradients of ``x`` and ``r``, each once (the residual, the two
-convolutions and the means' broadcasts together).
+norm's and the kernels' gradients (under batch statistics it also writes
+``o``, a temporary), then autograd over the tiny graph for the gradients of
+the means, the state and the parameters, then one pass that writes the
+gradients of ``x`` and ``r``, each once (the residual, the two convolutions
+and the means' broadcasts together).
 """
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -26,8 +27,8 @@ import torch.nn as nn
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .dla_light_ops import (epilogue, grad_output_sums, input_grads,
-                            kernel_grads, norm_coefficients,
+from .dla_light_ops import (epilogue, grad_reduce, input_grads, kernel_grads,
+                            kernel_grads_from_taps, norm_coefficients,
                             norm_grad_coefficients, output_sums, spatial_means)
 
 KernelsFn = Callable[..., Sequence[Tensor]]
@@ -148,22 +149,18 @@ class _FusedLightStep(torch.autograd.Function):
         x, r, kx, kr, scale, coefs = ctx.saved_tensors
         pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
         del ctx.tiny_graph
-        n, c = x.shape[:2]
         alpha, pre_act = coefs[2], ctx.pre_act
+        o = coef_1 = coef_o = None
         if ctx.batch_stats:
-            sums = grad_output_sums(grad_y, x, r, kx, kr, scale, pre_act)
+            o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, pre_act)
             norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, True)
-            dkx, dkr, d_out, _ = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                              alpha, norm_grads[2],
-                                              norm_grads[3], False, pre_act)
-            d_scale = alpha.new_ones(n, c)
+            coef_1, coef_o = norm_grads[2], norm_grads[3]
+            dkx, dkr = kernel_grads_from_taps(taps, alpha, coef_1, coef_o)
         else:
             sum_affine = any(ctx.needs_input_grad[8:10])
-            dkx, dkr, _, sums = kernel_grads(grad_y, x, r, kx, kr, scale,
-                                             alpha, None, None, sum_affine,
-                                             pre_act)
+            dkx, dkr, sums = kernel_grads(grad_y, x, r, kx, kr, scale, alpha,
+                                          sum_affine, pre_act)
             norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, False)
-            d_out, d_scale = grad_y, scale[:, None] * alpha[None, :]
         # the tiny graph: kernels and new state -> means, state, parameters
         params = ctx.needs_input_grad[10 + len(state_in):]
         outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
@@ -183,9 +180,9 @@ class _FusedLightStep(torch.autograd.Function):
             next(rest) if s.requires_grad else None for s in state_in
         ]
         param_grads = [next(rest) if need else None for need in params]
-        dx, dr = input_grads(grad_y, d_out, d_scale, kx, kr, pooled_grad,
-                             x if pre_act else None, r if pre_act else None,
-                             ctx.channels_last)
+        dx, dr = input_grads(grad_y, o, scale, alpha, coef_1, coef_o, kx, kr,
+                             pooled_grad, x if pre_act else None,
+                             r if pre_act else None, ctx.channels_last)
         weight_dtype, bias_dtype = ctx.param_dtypes
         return (None, None, None, None, None, dx, dr, None, None
                 if weight_dtype is None else norm_grads[0].to(weight_dtype),
