@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from mmdla.ops import fused_light_step, fused_step_supported, use_fused_step
 
@@ -188,6 +189,33 @@ def test_fused_step_with_frozen_norm(interpreted_kernels):
     torch.testing.assert_close(y, ref_y, rtol=1e-5, atol=1e-5)
     for got, want in zip(grads, ref_grads):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_fused_step_under_checkpoint(interpreted_kernels):
+    """``with_cp``: non-reentrant checkpointing recomputes the step, tiny
+    graph included, and gives the same gradients."""
+    torch.manual_seed(3)
+    gates = TinyGates(4)
+    norm = make_norm(4, training=True)
+    state = torch.randn(2, 4, requires_grad=True)
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    r = torch.randn(2, 4, 5, 5, requires_grad=True)
+    leaves = [x, r, state, norm.weight, *gates.parameters()]
+
+    def step(x, r, state):
+        y, (new_state, ) = fused_light_step(
+            x,
+            r,
+            gates, [state],
+            gates.parameters(),
+            norm,
+            pre_activation=True)
+        return y.square().sum() + new_state.sum()
+
+    grads = torch.autograd.grad(step(x, r, state), leaves)
+    loss = checkpoint(step, x, r, state, use_reentrant=False)
+    for got, want in zip(torch.autograd.grad(loss, leaves), grads):
+        torch.testing.assert_close(got, want)
 
 
 def test_fused_step_on_meta_device():
