@@ -1,15 +1,5 @@
-"""The fused DLA-L step against the same step in plain PyTorch.
-
-The Triton kernels run on CPU tensors in Triton's interpreter
-(``TRITON_INTERPRET=1``). Triton reads the variable when a kernel is
-defined, so the fixture below sets it and then imports the kernel module
-afresh, whatever imported Triton or the module earlier in the session.
-"""
-import importlib
-import os
-import sys
-from unittest import mock
-
+"""The fused DLA-L step against the same step in plain PyTorch, with the
+Triton kernels in Triton's interpreter (fixture ``interpreted_kernels``)."""
 import pytest
 import torch
 import torch.nn as nn
@@ -17,22 +7,6 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from mmdla.ops import fused_light_step, fused_step_supported, use_fused_step
-
-KERNELS = 'mmdla.ops.dla_light_kernels'
-
-
-@pytest.fixture(scope='module')
-def interpreted_kernels():
-    """The Triton kernels defined under the interpreter for this module's
-    tests; the next use after them imports them afresh."""
-    with mock.patch.dict(os.environ, TRITON_INTERPRET='1'):
-        pytest.importorskip('triton', reason='triton is not installed')
-        if KERNELS in sys.modules:
-            importlib.reload(sys.modules[KERNELS])
-        else:
-            importlib.import_module(KERNELS)
-        yield
-    sys.modules.pop(KERNELS, None)
 
 
 class TinyGates(nn.Module):
