@@ -67,22 +67,19 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
 
     ``'auto'`` takes the fused step for CUDA tensors (with Triton
     installed) and for tensors on the ``meta`` device (shape tracing, where
-    only the ops' fake implementations run), when
-    :func:`fused_step_supported` and not while ``torch.compile`` traces
-    (Inductor fuses the PyTorch path itself). ``True`` takes it whenever
-    supported (e.g. CPU tensors under ``TRITON_INTERPRET=1``), ``False``
-    never.
+    only the ops' fake implementations run), ``True`` for any device (e.g.
+    CPU tensors under ``TRITON_INTERPRET=1``), ``False`` never. Either
+    needs :func:`fused_step_supported`, and neither applies while
+    ``torch.compile`` traces (Inductor fuses the PyTorch path itself; the
+    fused step's backward runs autograd over its dense part).
     """
     if fused not in FUSED_MODES:
         raise ValueError(f"fused must be one of {FUSED_MODES}, got {fused!r}.")
-    if fused is False or not fused_step_supported(x, r, norm):
+    if (fused is False or torch.compiler.is_compiling()
+            or not fused_step_supported(x, r, norm)):
         return False
-    if fused is True:
-        return True
-    if torch.compiler.is_compiling():
-        return False
-    return x.device.type == 'meta' or (x.device.type == 'cuda'
-                                       and _triton_available())
+    return fused is True or x.device.type == 'meta' or (
+        x.device.type == 'cuda' and _triton_available())
 
 
 def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:

@@ -45,6 +45,15 @@ def test_fused_stage_matches_pytorch(interpreted_kernels, training,
         torch.testing.assert_close(got, want, msg=name)
 
 
+def test_compiled_model_keeps_the_pytorch_path():
+    """Under ``torch.compile`` even ``fused=True`` takes the PyTorch path:
+    one graph, no breaks."""
+    model = ResNetDLACifar(depth=20, block='basic', fused=True)
+    explanation = torch._dynamo.explain(model)(torch.rand(2, 3, 16, 16))
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+
+
 def test_fused_option_is_checked():
     with pytest.raises(ValueError, match='fused must be one of'):
         ResNetDLACifar(depth=20, block='basic', fused='always')

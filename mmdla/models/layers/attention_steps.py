@@ -319,9 +319,9 @@ class DLALightStep(DLAStep):
         drop_path_rate (float): DropPath rate of the attention branch.
         fused (str | bool): ``'auto'`` (default) runs the step through the
             fused kernels of :mod:`mmdla.ops` on CUDA (and on the meta
-            device) and in PyTorch elsewhere, under ``torch.compile`` and
-            for norms other than ``BatchNorm2d``; ``True`` whenever they
-            cover the inputs, ``False`` never (see
+            device) and in PyTorch elsewhere; ``True`` on any device,
+            ``False`` never. Norms other than ``BatchNorm2d``, other dtypes
+            and ``torch.compile`` keep the PyTorch path (see
             :func:`mmdla.ops.use_fused_step`). Both compute the same step.
     """
 
