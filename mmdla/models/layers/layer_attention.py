@@ -102,8 +102,8 @@ def gated_depthwise_conv(x: torch.Tensor,
 
     The gates are linear in the kernel, so on the CPU with NCHW inputs they
     are folded into one 3x3 kernel per sample and channel
-    (:func:`fold_gates`) and applied as a
-    single grouped convolution over the batch viewed as ``[1, N * C, H, W]``.
+    (:func:`fold_gates`) and applied as a single grouped convolution over
+    the batch viewed as ``[1, N * C, H, W]``.
     Its backward pass yields the gates' gradients from the kernel's
     gradient, instead of from full-size products. Elsewhere (CUDA,
     channels_last, where that view would copy) the gates are applied after a
