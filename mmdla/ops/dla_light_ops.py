@@ -18,10 +18,13 @@ import torch
 from torch import Tensor
 
 
+KERNELS_MODULE = 'mmdla.ops.dla_light_kernels'
+
+
 def _kernels():
     """The Triton kernels, imported on first use (so that
     ``TRITON_INTERPRET`` set by then is honoured)."""
-    return importlib.import_module('mmdla.ops.dla_light_kernels')
+    return importlib.import_module(KERNELS_MODULE)
 
 
 def _full_size(like: Tensor, channels_last: bool) -> Tensor:
