@@ -98,16 +98,19 @@ class ResNetDLA(BaseModule):
         legacy_batch0_context (bool): Reproduce the reference code, whose
             update path uses the first sample's context for the whole batch.
             Only for comparing with its checkpoints; defaults to False.
+        fused (str | bool): The fused GPU kernels of the DLA-L step (see
+            :class:`DLALightStep`): ``'auto'`` (default: on CUDA), ``True``
+            or ``False``.
         block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
             to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
             (checked if given); :class:`ResNetDLACifar` chooses.
         init_cfg (dict | list[dict], optional): Initialisation config.
 
     ``norm_cfg``, ``drop_path_rate``, ``context_cell``, ``dsu_reduction``,
-    ``head_dim``, ``lambda_init`` and ``legacy_batch0_context`` are passed to
-    the layer attention step if its constructor names them (see
-    :mod:`mmdla.models.layers.options`); values in a ``layer_attention``
-    config take precedence.
+    ``head_dim``, ``lambda_init``, ``legacy_batch0_context`` and ``fused``
+    are passed to the layer attention step if its constructor names them
+    (see :mod:`mmdla.models.layers.options`); values in a
+    ``layer_attention`` config take precedence.
 
     Example:
         >>> import torch
@@ -156,6 +159,7 @@ class ResNetDLA(BaseModule):
                  head_dim: int = 32,
                  lambda_init='normal',
                  legacy_batch0_context: bool = False,
+                 fused: Union[str, bool] = 'auto',
                  block: Optional[str] = None,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
@@ -202,7 +206,8 @@ class ResNetDLA(BaseModule):
                 dsu_reduction=dsu_reduction,
                 head_dim=head_dim,
                 lambda_init=lambda_init,
-                legacy_batch0_context=legacy_batch0_context))
+                legacy_batch0_context=legacy_batch0_context,
+                fused=fused))
         self.depth = depth
         self.deep_stem = deep_stem
         self.out_indices = tuple(out_indices)

@@ -46,10 +46,12 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
 
+from mmdla.ops import FUSED_MODES, fused_light_step, use_fused_step
 from mmdla.registry import MODELS
 from .context_cells import build_context_cell
-from .layer_attention import (MRLABase, MRLALight, gated_depthwise_conv,
-                              global_avg_pool, kaiming_init_depthwise)
+from .layer_attention import (MRLABase, MRLALight, fold_gates,
+                              gated_depthwise_conv, global_avg_pool,
+                              kaiming_init_depthwise)
 
 # The step of each (variant, dual_path) shorthand of ResNetDLA.
 LAYER_ATTENTION_STEPS = {
@@ -133,6 +135,26 @@ class LayerAttentionStep(BaseModule):
             ``index + 1``.
         """
         raise NotImplementedError
+
+    def fuses_activation(self, index: int, x: torch.Tensor) -> bool:
+        """Whether the step of block ``index``, whose input is ``x``, also
+        forms the block's output ``relu(residual + shortcut)``.
+
+        If so, the stage calls ``forward(index, residual, shortcut, carry,
+        activate=True)`` with the block's residual branch instead of its
+        output. No step does by default.
+        """
+        return False
+
+    def drop_path_scale(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """The per-sample scale ``[N]`` by which DropPath multiplies the
+        attention branch of ``x`` ``[N, ...]`` in training (0 or
+        ``1 / keep_prob``); None when it keeps every sample."""
+        if not (self.training and isinstance(self.drop_path, DropPath)):
+            return None
+        keep = 1 - self.drop_path.drop_prob
+        return torch.rand(
+            x.shape[0], device=x.device).add_(keep).floor_().div_(keep)
 
 
 def _remember(memory: Optional[Memory], key: torch.Tensor,
@@ -295,6 +317,12 @@ class DLALightStep(DLAStep):
         legacy_batch0_context (bool): See :class:`DLAStep`.
         norm_cfg (dict): Config of the attention norms.
         drop_path_rate (float): DropPath rate of the attention branch.
+        fused (str | bool): ``'auto'`` (default) runs the step through the
+            fused kernels of :mod:`mmdla.ops` on CUDA (and on the meta
+            device) and in PyTorch elsewhere; ``True`` on any device,
+            ``False`` never. Norms other than ``BatchNorm2d``, other dtypes
+            and ``torch.compile`` keep the PyTorch path (see
+            :func:`mmdla.ops.use_fused_step`). Both compute the same step.
     """
 
     def __init__(self,
@@ -307,10 +335,15 @@ class DLALightStep(DLAStep):
                  legacy_batch0_context: bool = False,
                  norm_cfg: dict = dict(type='BN'),
                  drop_path_rate: float = 0.0,
+                 fused: Union[str, bool] = 'auto',
                  init_cfg=None) -> None:
         super().__init__(channels, num_blocks, context_cell, dsu_reduction,
                          legacy_batch0_context, norm_cfg, drop_path_rate,
                          init_cfg)
+        if fused not in FUSED_MODES:
+            raise ValueError(
+                f'fused must be one of {FUSED_MODES}, got {fused!r}.')
+        self.fused = fused
         self.attentions = ModuleList(
             MRLALight(channels, head_dim, lambda_init)
             for _ in range(num_blocks))
@@ -322,8 +355,12 @@ class DLALightStep(DLAStep):
         super().init_weights()
         kaiming_init_depthwise(self.update_kernel)
 
-    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
-                context: Optional[Context]) -> Tuple[torch.Tensor, Context]:
+    def forward(self,
+                index: int,
+                x: torch.Tensor,
+                shortcut: torch.Tensor,
+                context: Optional[Context],
+                activate: bool = False) -> Tuple[torch.Tensor, Context]:
         """The whole DLA-L step of block ``index``.
 
         Spatial means of ``x`` and ``r``, the context path (one cell
@@ -331,29 +368,79 @@ class DLALightStep(DLAStep):
         updated shortcut (:meth:`attend`), the attention norm, DropPath and
         the residual add. It reads ``attentions[index]``,
         ``norms[index]``, ``update_kernel``, ``context_cell`` and
-        ``drop_path``; a fused implementation can replace this body.
+        ``drop_path``. With the fused kernels (option ``fused``) it is one
+        autograd function (:func:`mmdla.ops.fused_light_step`).
 
         Args:
             index (int): The block.
-            x (Tensor): Block output ``x_t``, ``[N, C, H, W]``.
+            x (Tensor): Block output ``x_t``, ``[N, C, H, W]`` (with
+                ``activate``: the block's residual branch, see
+                :meth:`fuses_activation`).
             shortcut (Tensor): Block shortcut ``r_t``, ``[N, C, H, W]``.
             context (Context, optional): The context after block
                 ``index - 1``; None for block 0 (zero context).
+            activate (bool): ``x_t = relu(x + shortcut)`` is formed in the
+                fused kernels. Defaults to False.
 
         Returns:
             tuple[Tensor, Context]: The new ``x_t`` ``[N, C, H, W]`` and the
             context after block ``index``.
         """
+        norm = self.norms[index]
+        if activate or use_fused_step(self.fused, x, shortcut, norm):
+            return self.fused_forward(index, x, shortcut, context, activate)
         pooled = global_avg_pool(x)
-        if context is None:
-            context = self.initial_context(pooled)
-        # one input projection for both paths: GAP(x) and GAP(r)
-        proj = self.context_cell.project_input(
-            torch.stack((pooled, global_avg_pool(shortcut)), 1))
-        context = self.advance(proj[:, 0], context)
-        gate = self.update_gates(proj[:, 1:], context)[:, 0]
+        context, gate = self.context_and_gate(
+            torch.stack((pooled, global_avg_pool(shortcut)), 1), context)
         out = self.attend(index, x, pooled, shortcut, gate)
-        return x + self.drop_path(self.norms[index](out)), context
+        return x + self.drop_path(norm(out)), context
+
+    def fuses_activation(self, index: int, x: torch.Tensor) -> bool:
+        """The fused step forms the block output itself: when it is taken
+        for the block's input ``x`` (its device, dtype and layout)."""
+        return use_fused_step(self.fused, x, x, self.norms[index])
+
+    def context_and_gate(self, pooled: torch.Tensor,
+                         context: Optional[Context]
+                         ) -> Tuple[Context, torch.Tensor]:
+        """The context path and the update gate ``d`` ``[N, C]`` from
+        ``GAP(x)`` and ``GAP(r)`` stacked as ``pooled`` ``[N, 2, C]``, with
+        one input projection for both paths."""
+        if context is None:
+            context = self.initial_context(pooled[:, 0])
+        proj = self.context_cell.project_input(pooled)
+        context = self.advance(proj[:, 0], context)
+        return context, self.update_gates(proj[:, 1:], context)[:, 0]
+
+    def fused_forward(self,
+                      index: int,
+                      x: torch.Tensor,
+                      shortcut: torch.Tensor,
+                      context: Optional[Context],
+                      activate: bool = False) -> Tuple[torch.Tensor, Context]:
+        """:meth:`forward` through :func:`mmdla.ops.fused_light_step`: the
+        gates folded into the two depthwise kernels (:func:`fold_gates`),
+        the full-size work in the fused kernels."""
+        attention = self.attentions[index]
+        lam = attention.lambda_t.view(1, -1)
+
+        def kernels(pooled, *state):
+            new_context, gate = self.context_and_gate(
+                pooled, Context(*state) if state else None)
+            kx = fold_gates(attention.value_kernel,
+                            attention.head_gates(pooled[:, 0]))
+            kr = fold_gates(self.update_kernel, lam, lam * gate)
+            return (kx, kr, *new_context)
+
+        if activate:  # the dtype of the block's output
+            dtype = torch.promote_types(x.dtype, shortcut.dtype)
+            x, shortcut = x.to(dtype), shortcut.to(dtype)
+        params = (*attention.parameters(), self.update_kernel,
+                  *self.context_cell.parameters())
+        y, state = fused_light_step(x, shortcut, kernels, context or (),
+                                    params, self.norms[index],
+                                    self.drop_path_scale(x), activate)
+        return y, Context(*state)
 
     def attend(self, index: int, x: torch.Tensor, pooled: torch.Tensor,
                shortcut: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:

@@ -86,7 +86,12 @@ class DLAStage(BaseModule):
                    carry) -> Tuple[torch.Tensor, object]:
         """Block ``index`` and its layer attention step:
         ``[N, C_in, H, W]`` -> ``[N, C, H / s, W / s]`` and the carry."""
-        x, shortcut = getattr(self, str(index))(x)
+        block = getattr(self, str(index))
+        if self.layer_attention.fuses_activation(index, x):
+            residual, shortcut = block(x, activate=False)
+            return self.layer_attention(
+                index, residual, shortcut, carry, activate=True)
+        x, shortcut = block(x)
         return self.layer_attention(index, x, shortcut, carry)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

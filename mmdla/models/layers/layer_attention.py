@@ -57,6 +57,30 @@ def kaiming_init_depthwise(kernel: torch.Tensor) -> None:
     nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
 
 
+def fold_gates(weight: torch.Tensor,
+               scale: torch.Tensor,
+               center: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Per-sample depthwise 3x3 kernels ``scale * weight``, plus ``center``
+    at the middle tap: ``DWConv3x3_weight(x) * scale + x * center`` as one
+    convolution.
+
+    Args:
+        weight (Tensor): Depthwise kernel, ``[C, 1, 3, 3]``.
+        scale (Tensor): Per-sample, per-channel scale, ``[N, C]`` (or
+            ``[1, C]``).
+        center (Tensor, optional): Per-sample, per-channel weight of the
+            middle tap, ``[N, C]``.
+
+    Returns:
+        Tensor: ``[N, C, 3, 3]`` (``[1, C, 3, 3]`` for one scale and no
+        ``center``).
+    """
+    kernels = weight.view(1, -1, 3, 3) * scale[..., None, None]
+    if center is not None:
+        kernels = kernels + F.pad(center[..., None, None], (1, 1, 1, 1))
+    return kernels
+
+
 def gated_depthwise_conv(x: torch.Tensor,
                          weight: torch.Tensor,
                          scale: torch.Tensor,
@@ -78,8 +102,8 @@ def gated_depthwise_conv(x: torch.Tensor,
 
     The gates are linear in the kernel, so on the CPU with NCHW inputs they
     are folded into one 3x3 kernel per sample and channel
-    (``scale * weight``, plus ``center`` at the middle tap) and applied as a
-    single grouped convolution over the batch viewed as ``[1, N * C, H, W]``.
+    (:func:`fold_gates`) and applied as a single grouped convolution over
+    the batch viewed as ``[1, N * C, H, W]``.
     Its backward pass yields the gates' gradients from the kernel's
     gradient, instead of from full-size products. Elsewhere (CUDA,
     channels_last, where that view would copy) and while the model is
@@ -88,25 +112,24 @@ def gated_depthwise_conv(x: torch.Tensor,
     """
     n, c, h, w = x.shape
     weight = weight.to(x.dtype)
-    scale = scale.to(x.dtype)[..., None, None]
+    scale = scale.to(x.dtype)
+    center = None if center is None else center.to(x.dtype)
     if (x.device.type == 'cpu' and x.is_contiguous()
             and not torch.compiler.is_exporting()
             and not torch.jit.is_tracing()):
-        kernels = (weight.view(1, c, 3, 3) * scale).expand(n, c, 3, 3)
-        if center is not None:  # add center at the middle tap
-            kernels = kernels + F.pad(center.to(x.dtype)[..., None, None],
-                                      (1, 1, 1, 1))
+        kernels = fold_gates(weight, scale, center).expand(n, c, 3, 3)
         return F.conv2d(
             x.view(1, n * c, h, w),
             kernels.reshape(n * c, 1, 3, 3),
             padding=1,
             groups=n * c).view(n, c, h, w)
+    scale = scale[..., None, None]
     if scale.shape[0] == 1:  # one scale for the batch: fold it into weight
         out = F.conv2d(x, weight * scale[0, :, None], padding=1, groups=c)
     else:
         out = F.conv2d(x, weight, padding=1, groups=c) * scale
     if center is not None:
-        out = out.addcmul_(x, center.to(x.dtype)[..., None, None])
+        out = out.addcmul_(x, center[..., None, None])
     return out
 
 

@@ -58,10 +58,18 @@ class ResidualBlock(BaseModule):
         raise NotImplementedError
 
     def forward(self,
-                x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                x: torch.Tensor,
+                activate: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
         """``[N, C_in, H, W]`` -> (output, shortcut), each
-        ``[N, C_out, H / s, W / s]``."""
+        ``[N, C_out, H / s, W / s]``.
+
+        With ``activate=False`` the first is ``residual(x)``, before the
+        shortcut is added and the ReLU applied (for a layer attention step
+        that fuses them, see :meth:`LayerAttentionStep.fuses_activation`).
+        """
         shortcut = x if self.downsample is None else self.downsample(x)
+        if not activate:
+            return self.residual(x), shortcut
         return self.relu(self.residual(x) + shortcut), shortcut
 
 

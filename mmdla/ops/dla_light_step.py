@@ -1,0 +1,244 @@
+"""The fused DLA-L block step: one autograd function per block.
+
+Given a block's output ``x`` and shortcut ``r`` (``[N, C, H, W]``), the
+step computes::
+
+    pooled = stack(mean_hw(x), mean_hw(r))                 # [N, 2, C] fp32
+    kx, kr, *state' = kernels_fn(pooled, *state)           # tiny, fp32
+    o = DW_kx(x) + DW_kr(r)              # per-sample depthwise 3x3 kernels
+    y = x + s[n] * BN(o)                 # s: the DropPath scale
+
+``kernels_fn`` is the dense ``[N, C]`` part (context cell, head gates,
+folding the gates into the two 3x3 kernels); it runs in PyTorch under
+autograd inside the function. The full-size parts are the custom ops of
+:mod:`.dla_light_ops`: forward reads ``x`` and ``r`` for the means, (in
+training) for the norm's batch statistics, and once more to write ``y``;
+``o`` and ``y`` are not saved. Backward runs one reduction pass for the
+norm's and the kernels' gradients (under batch statistics it also writes
+``o``, a temporary), then autograd over the tiny graph for the gradients of
+the means, the state and the parameters, then one pass that writes the
+gradients of ``x`` and ``r``, each once (the residual, the two convolutions
+and the means' broadcasts together).
+"""
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .dla_light_ops import (epilogue, grad_reduce, input_grads, kernel_grads,
+                            kernel_grads_from_taps, norm_coefficients,
+                            norm_grad_coefficients, output_sums, spatial_means)
+
+KernelsFn = Callable[..., Sequence[Tensor]]
+FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+FUSED_MODES = ('auto', True, False)
+
+
+def _triton_available() -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fused_step_supported(x: Tensor, r: Tensor, norm: nn.Module) -> bool:
+    """Whether the fused step covers these inputs and this norm.
+
+    Covered: 4-D ``x`` and ``r`` of one shape and one dtype (fp32, fp16,
+    bf16), each contiguous in NCHW or channels_last, and a plain
+    :class:`torch.nn.BatchNorm2d` (synchronised, group or other norms take
+    the PyTorch path).
+    """
+
+    def dense(t: Tensor) -> bool:
+        return t.is_contiguous() or t.is_contiguous(
+            memory_format=torch.channels_last)
+
+    return (type(norm) is nn.BatchNorm2d and x.dim() == 4
+            and x.shape == r.shape and x.dtype == r.dtype
+            and x.dtype in FUSED_DTYPES and dense(x) and dense(r))
+
+
+def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
+    """Resolve a module's ``fused`` option for one call.
+
+    ``'auto'`` takes the fused step for CUDA tensors (with Triton
+    installed) and for tensors on the ``meta`` device (shape tracing, where
+    only the ops' fake implementations run), ``True`` for any device (e.g.
+    CPU tensors under ``TRITON_INTERPRET=1``), ``False`` never. Either
+    needs :func:`fused_step_supported`, and neither applies while
+    ``torch.compile`` traces (Inductor fuses the PyTorch path itself; the
+    fused step's backward runs autograd over its dense part).
+    """
+    if fused not in FUSED_MODES:
+        raise ValueError(f"fused must be one of {FUSED_MODES}, got {fused!r}.")
+    if (fused is False or torch.compiler.is_compiling()
+            or not fused_step_supported(x, r, norm)):
+        return False
+    return fused is True or x.device.type == 'meta' or (
+        x.device.type == 'cuda' and _triton_available())
+
+
+def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
+    """Count the step as :class:`torch.nn.BatchNorm2d` does and return the
+    momentum of its running statistics' update (None: no update)."""
+    if not (norm.training and norm.track_running_stats):
+        return None
+    norm.num_batches_tracked.add_(1)
+    if norm.momentum is None:  # cumulative moving average
+        return 1.0 / float(norm.num_batches_tracked)
+    return norm.momentum
+
+
+def _flat_kernels(k: Tensor, n: int, c: int) -> Tensor:
+    """``[N or 1, C, 3, 3]`` -> contiguous fp32 ``[N, C, 9]``."""
+    return k.float().reshape(-1, c, 9).expand(n, c, 9).contiguous()
+
+
+class _FusedLightStep(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, kernels_fn: KernelsFn, norm: nn.BatchNorm2d,
+                num_state: int, build_graph: bool, pre_act: bool, x: Tensor,
+                r: Tensor, scale: Tensor, weight: Optional[Tensor],
+                bias: Optional[Tensor], *tensors: Tensor):
+        n, c, h, w = x.shape
+        state = tensors[:num_state]
+        pooled = spatial_means(x, r, pre_act)
+        # the dense [N, C] part in fp32: no casts around its tiny products
+        autocast_off = torch.autocast(
+            'cuda' if x.is_cuda else 'cpu', enabled=False)
+        with torch.set_grad_enabled(build_graph), autocast_off:
+            pooled_in = pooled.detach().requires_grad_()
+            state_in = tuple(s.detach().requires_grad_(s.requires_grad)
+                             for s in state)
+            kx, kr, *new_state = kernels_fn(pooled_in, *state_in)
+            kx, kr = _flat_kernels(kx, n, c), _flat_kernels(kr, n, c)
+        batch_stats = norm.training or norm.running_mean is None
+        count = n * h * w
+        sums, momentum = None, None
+        if batch_stats:
+            sums = output_sums(x, r, kx.detach(), kr.detach(), pre_act)
+            momentum = _running_stats_momentum(norm)
+        # running statistics: read in eval mode, updated with a momentum
+        running = momentum is not None or not batch_stats
+        coefs = norm_coefficients(sums, weight, bias,
+                                  norm.running_mean if running else None,
+                                  norm.running_var if running else None, c,
+                                  count, norm.eps, momentum or 0.0)
+        y = epilogue(x, r, kx.detach(), kr.detach(), coefs[2], coefs[3], scale,
+                     pre_act)
+        ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, coefs)
+        ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
+        ctx.tiny_params = tensors[num_state:]
+        ctx.batch_stats, ctx.count, ctx.pre_act = batch_stats, count, pre_act
+        ctx.channels_last = not x.is_contiguous()
+        ctx.param_dtypes = (None if weight is None else weight.dtype,
+                            None if bias is None else bias.dtype)
+        return (y, *(s.detach() for s in new_state))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: Tensor, *grad_state: Tensor):
+        x, r, kx, kr, scale, coefs = ctx.saved_tensors
+        pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
+        del ctx.tiny_graph
+        alpha, pre_act = coefs[2], ctx.pre_act
+        o = coef_1 = coef_o = None
+        if ctx.batch_stats:
+            o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, pre_act)
+            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, True)
+            coef_1, coef_o = norm_grads[2], norm_grads[3]
+            dkx, dkr = kernel_grads_from_taps(taps, alpha, coef_1, coef_o)
+        else:
+            sum_affine = any(ctx.needs_input_grad[8:10])
+            dkx, dkr, sums = kernel_grads(grad_y, x, r, kx, kr, scale, alpha,
+                                          sum_affine, pre_act)
+            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, False)
+        # the tiny graph: kernels and new state -> means, state, parameters
+        params = ctx.needs_input_grad[10 + len(state_in):]
+        outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
+        for s, g in zip(new_state, grad_state):
+            if s.requires_grad:
+                outputs.append(s)
+                grads.append(g)
+        inputs = [pooled_in] + [s for s in state_in if s.requires_grad]
+        inputs += [p for p, need in zip(ctx.tiny_params, params) if need]
+        tiny_grads = torch.autograd.grad(
+            outputs, inputs, grads, allow_unused=True)
+        pooled_grad = tiny_grads[0]
+        if pooled_grad is None:
+            pooled_grad = torch.zeros_like(pooled_in)
+        rest = iter(tiny_grads[1:])
+        state_grads = [
+            next(rest) if s.requires_grad else None for s in state_in
+        ]
+        param_grads = [next(rest) if need else None for need in params]
+        dx, dr = input_grads(grad_y, o, scale, alpha, coef_1, coef_o, kx, kr,
+                             pooled_grad, x if pre_act else None,
+                             r if pre_act else None, ctx.channels_last)
+        weight_dtype, bias_dtype = ctx.param_dtypes
+        return (None, None, None, None, None, dx, dr, None, None
+                if weight_dtype is None else norm_grads[0].to(weight_dtype),
+                None if bias_dtype is None else norm_grads[1].to(bias_dtype),
+                *state_grads, *param_grads)
+
+
+def fused_light_step(
+        x: Tensor,
+        r: Tensor,
+        kernels_fn: KernelsFn,
+        state: Sequence[Tensor],
+        params: Sequence[Tensor],
+        norm: nn.BatchNorm2d,
+        sample_scale: Optional[Tensor] = None,
+        pre_activation: bool = False) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+    """One DLA-L block step through the fused kernels.
+
+    Args:
+        x (Tensor): Block output, ``[N, C, H, W]``.
+        r (Tensor): The block's shortcut, ``[N, C, H, W]``.
+        kernels_fn (callable): ``(pooled, *state)`` -> ``(kx, kr,
+            *new_state)``: from the spatial means of ``x`` and ``r``
+            stacked as ``pooled`` ``[N, 2, C]`` (fp32), the per-sample
+            depthwise kernels applied to ``x`` and ``r``, ``[N, C, 3, 3]``
+            (or ``[1, C, 3, 3]``), and the new state. Evaluated once, under
+            autograd and in fp32 (autocast off), inside the step.
+        state (Sequence[Tensor]): Tensors that ``kernels_fn`` reads besides
+            the means (e.g. the context carried from the previous block).
+        params (Sequence[Tensor]): The parameters ``kernels_fn`` reads;
+            their gradients are computed in the step's backward.
+        norm (nn.BatchNorm2d): The attention norm (batch statistics in
+            training, its running statistics folded into the kernel in eval
+            mode), see :func:`fused_step_supported`.
+        sample_scale (Tensor, optional): DropPath's per-sample scale of the
+            normalised branch, ``[N]`` (0 or ``1 / keep_prob``).
+        pre_activation (bool): ``x`` is the block's residual branch ``z``
+            and the block output ``relu(z + r)`` is formed inside the
+            kernels (the block's residual add and ReLU fused into the step;
+            gradients go to ``z`` and ``r``). Defaults to False.
+
+    Returns:
+        tuple[Tensor, tuple[Tensor, ...]]: ``y`` ``[N, C, H, W]`` (dtype and
+        memory format of ``x``) and the new state.
+    """
+    if not fused_step_supported(x, r, norm):
+        raise ValueError(
+            'The fused DLA-L step covers 4-D x and shortcut of one shape '
+            'and dtype (fp32, fp16, bf16), NCHW or channels_last, with an '
+            f'nn.BatchNorm2d norm; got x {tuple(x.shape)} {x.dtype}, '
+            f'shortcut {tuple(r.shape)} {r.dtype}, norm '
+            f'{type(norm).__name__}. Use the PyTorch path for these.')
+    n = x.shape[0]
+    if sample_scale is None:
+        sample_scale = torch.ones(n, device=x.device)
+    state, params = tuple(state), tuple(params)
+    build_graph = torch.is_grad_enabled()
+    y, *new_state = _FusedLightStep.apply(kernels_fn, norm, len(state),
+                                          build_graph, pre_activation, x, r,
+                                          sample_scale.float(), norm.weight,
+                                          norm.bias, *state, *params)
+    return y, tuple(new_state)

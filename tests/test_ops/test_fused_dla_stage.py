@@ -1,0 +1,59 @@
+"""A DLA-L stage through the fused step (its kernels in Triton's
+interpreter) against the same stage in PyTorch: outputs, every gradient and
+the norms' running statistics, with the blocks' residual add and ReLU fused
+into the step."""
+import copy
+
+import pytest
+import torch
+
+from mmdla.models import ResNetDLACifar
+
+
+@pytest.mark.parametrize('training,channels_last', [(True, False),
+                                                    (False, True)])
+def test_fused_stage_matches_pytorch(interpreted_kernels, training,
+                                     channels_last):
+    torch.manual_seed(0)
+    # layer2: 16 -> 32 channels, stride 2 (a projection shortcut), 3 blocks
+    stage = ResNetDLACifar(
+        depth=20, block='basic', drop_path_rate=0.5).layer2.train(training)
+    stage.layer_attention.fused = False
+    fused = copy.deepcopy(stage)
+    fused.layer_attention.fused = True
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, 16, 9, 7).to(memory_format=fmt).requires_grad_()
+    grad = torch.randn(2, 32, 5, 4)
+
+    outputs, grads = [], []
+    for model in (stage, fused):
+        torch.manual_seed(1)  # the same DropPath draws
+        out = model(x)
+        outputs.append(out)
+        grads.append(torch.autograd.grad(out, [x, *model.parameters()], grad))
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-4, atol=1e-4)
+    assert outputs[1].is_contiguous(memory_format=fmt)
+    names = ['x'] + [name for name, _ in stage.named_parameters()]
+    for name, got, want in zip(names, grads[1], grads[0]):
+        torch.testing.assert_close(
+            got,
+            want,
+            rtol=1e-4,
+            atol=1e-4 * want.abs().max().item(),
+            msg=name)
+    for (name, want), got in zip(stage.named_buffers(), fused.buffers()):
+        torch.testing.assert_close(got, want, msg=name)
+
+
+def test_compiled_model_keeps_the_pytorch_path():
+    """Under ``torch.compile`` even ``fused=True`` takes the PyTorch path:
+    one graph, no breaks."""
+    model = ResNetDLACifar(depth=20, block='basic', fused=True)
+    explanation = torch._dynamo.explain(model)(torch.rand(2, 3, 16, 16))
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+
+
+def test_fused_option_is_checked():
+    with pytest.raises(ValueError, match='fused must be one of'):
+        ResNetDLACifar(depth=20, block='basic', fused='always')
