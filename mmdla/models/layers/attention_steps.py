@@ -50,6 +50,7 @@ from mmdla.registry import MODELS
 from .context_cells import build_context_cell
 from .layer_attention import (MRLABase, MRLALight, gated_depthwise_conv,
                               global_avg_pool, kaiming_init_depthwise)
+from .recorder import report
 
 # The step of each (variant, dual_path) shorthand of ResNetDLA.
 LAYER_ATTENTION_STEPS = {
@@ -352,6 +353,7 @@ class DLALightStep(DLAStep):
             torch.stack((pooled, global_avg_pool(shortcut)), 1))
         context = self.advance(proj[:, 0], context)
         gate = self.update_gates(proj[:, 1:], context)[:, 0]
+        report(self.attentions[index], 'update_gate', gate)
         out = self.attend(index, x, pooled, shortcut, gate)
         return x + self.drop_path(self.norms[index](out)), context
 
