@@ -50,12 +50,15 @@ def test_dla_base_weights_cover_the_blocks_so_far_and_sum_to_one():
     for stage in stats['stages']:
         for index, block in enumerate(stage['blocks']):
             assert set(block) == {'attention_weights', 'branch_ratio'}
-            weights = torch.tensor(block['attention_weights'])
+            weights = torch.tensor(
+                block['attention_weights'], dtype=torch.float64)
             assert weights.shape == (index + 1, stage['num_heads'])
             assert (weights > 0).all()
             torch.testing.assert_close(
                 weights.sum(0),
-                torch.ones(stage['num_heads'], dtype=torch.float64))
+                torch.ones(stage['num_heads'], dtype=torch.float64),
+                atol=1e-6,
+                rtol=0)
 
 
 def test_means_are_over_images_whatever_the_batches():

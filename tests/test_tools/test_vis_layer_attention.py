@@ -99,13 +99,16 @@ def test_dla_base_classifier(cls_demo, shapes_images, tmp_path,
         assert stage['step'] == 'DLABaseStep'
         for index, block in enumerate(stage['blocks']):
             assert set(block) == {'attention_weights', 'branch_ratio'}
-            weights = torch.tensor(block['attention_weights'])
+            weights = torch.tensor(
+                block['attention_weights'], dtype=torch.float64)
             # block t attends to blocks 0..t, per head; softmax over blocks
             assert weights.shape == (index + 1, stage['num_heads'])
             assert (weights > 0).all() and (weights <= 1).all()
             torch.testing.assert_close(
                 weights.sum(0),
-                torch.ones(stage['num_heads'], dtype=torch.float64))
+                torch.ones(stage['num_heads'], dtype=torch.float64),
+                atol=1e-6,
+                rtol=0)
 
 
 def test_detector_backbone(faster_rcnn_demo, tiny_shapes_coco, tmp_path,
