@@ -18,7 +18,7 @@ PANELS = (
     ('head_gates', 'head gates $a_t$', 'head'),
     ('lambda', r'$\lambda_t$', 'channel'),
     ('update_gate', 'update gates $d_t$', 'channel'),
-    ('attention_weights', 'attention weights over blocks (mean of heads)',
+    ('attention_weights', 'weights over blocks (mean of heads)',
      'attended block'),
     ('branch_ratio', '||attention branch|| / ||block output||', 'ratio'),
 )
@@ -76,8 +76,8 @@ def layer_attention_figure(stats: dict, title: Optional[str] = None) -> Figure:
 
     Args:
         stats (dict): The statistics (``num_images`` and ``stages``).
-        title (str, optional): The figure's title; the number of images is
-            appended.
+        title (str, optional): The figure's title; the layer attention
+            steps and the number of images are appended.
 
     Returns:
         Figure: A matplotlib figure (not attached to pyplot); save it with
@@ -103,13 +103,14 @@ def layer_attention_figure(stats: dict, title: Optional[str] = None) -> Figure:
                 _draw_ratios(ax, np.asarray(values, dtype=float))
             else:
                 _draw_heatmap(fig, ax, key, _heatmap(values))
-            ax.set_title(
-                f'{stage["name"]} ({stage["step"]}): {name}', fontsize=8)
+            ax.set_title(f'{stage["name"]}: {name}', fontsize=9)
             ax.set_xlabel(xlabel, fontsize=8)
             ax.set_ylabel('block', fontsize=8)
             ax.set_yticks(range(num_blocks))
             ax.tick_params(labelsize=7)
     num_images = stats['num_images']
     images = f'mean over {num_images} image{"s" * (num_images != 1)}'
-    fig.suptitle(f'{title}: {images}' if title else images.capitalize())
+    steps = ', '.join(dict.fromkeys(stage['step'] for stage in stages))
+    fig.suptitle(
+        f'{title} ({steps}): {images}' if title else f'{steps}: {images}')
     return fig

@@ -132,7 +132,8 @@ def test_figure_and_summary_show_every_stage(variant, rows):
     panels = [ax for ax in axes if ax.get_title()]
     assert len(panels) == 3 * rows
     assert {ax.get_ylabel() for ax in panels} == {'block'}
-    assert figure.get_suptitle() == 'demo: mean over 1 image'
+    step = 'DLALightStep' if variant == 'light' else 'DLABaseStep'
+    assert figure.get_suptitle() == f'demo ({step}): mean over 1 image'
     summary = format_summary(stats).splitlines()
     assert len(summary) == 1 + 3 * (1 + 2)
     assert ('a_t' in summary[2]) == (variant == 'light')
