@@ -97,10 +97,14 @@ def layer_attention_stats(backbone: nn.Module,
         floats.
 
     Raises:
-        ValueError: If the backbone has no DLA stage or ``batches`` is
-            empty.
+        ValueError: If the backbone has no DLA stage, is in training mode
+            or ``batches`` is empty.
     """
     stages = dla_stages(backbone)
+    if backbone.training:
+        raise ValueError(
+            'The backbone is in training mode (batch statistics, DropPath); '
+            'call backbone.eval() before collecting its statistics.')
     means = _ImageMeans()
     handles = [
         stage.layer_attention.register_forward_hook(

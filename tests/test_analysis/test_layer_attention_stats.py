@@ -113,6 +113,11 @@ def test_a_backbone_without_layer_attention_is_refused():
         layer_attention_stats(torch.nn.Conv2d(3, 3, 1), [_images(1)])
 
 
+def test_a_backbone_in_training_mode_is_refused():
+    with pytest.raises(ValueError, match=r'backbone\.eval\(\)'):
+        layer_attention_stats(_backbone().train(), [_images(1)])
+
+
 def test_no_images_is_refused():
     with pytest.raises(ValueError, match='No images'):
         layer_attention_stats(_backbone(), [])

@@ -14,7 +14,8 @@ from mmdla.analysis import build_model, load_config
 from mmdla.datasets import generate_shapes_cls
 from mmdla.engine import CheckpointMismatchError
 
-DLA_B = ['--cfg-options', 'model.backbone.variant=base']
+DLA_B = {'model.backbone.variant': 'base'}
+DLA_B_ARGS = ['--cfg-options', 'model.backbone.variant=base']
 
 
 @pytest.fixture
@@ -39,10 +40,10 @@ def shapes_images(tmp_path_factory) -> str:
     return osp.join(root, 'val')
 
 
-def _random_checkpoint(config, path, options=()) -> dict:
+def _random_checkpoint(config, path, cfg_options=None) -> dict:
     """Save the freshly initialised weights of a config's model; return
     its state dict."""
-    cfg = load_config(config, dict(o.split('=') for o in options[1:]))
+    cfg = load_config(config, cfg_options)
     torch.manual_seed(0)
     model = build_model(cfg)
     model.init_weights()
@@ -93,7 +94,7 @@ def test_dla_base_classifier(cls_demo, shapes_images, tmp_path,
     checkpoint = tmp_path / 'dla_b.pth'
     _random_checkpoint(cls_demo, checkpoint, DLA_B)
     numbers = _numbers(tmp_path, vis_layer_attention, cls_demo, checkpoint,
-                       shapes_images, '--max-images', 3, *DLA_B)
+                       shapes_images, '--max-images', 3, *DLA_B_ARGS)
     assert numbers['num_images'] == 3
     for stage in numbers['stages']:
         assert stage['step'] == 'DLABaseStep'
@@ -132,7 +133,7 @@ def test_a_checkpoint_of_another_variant_is_refused(cls_demo, shapes_images,
     checkpoint = tmp_path / 'dla_l.pth'
     _random_checkpoint(cls_demo, checkpoint)
     with pytest.raises(CheckpointMismatchError, match='variant'):
-        vis_layer_attention(cls_demo, checkpoint, shapes_images, *DLA_B)
+        vis_layer_attention(cls_demo, checkpoint, shapes_images, *DLA_B_ARGS)
 
 
 def test_a_folder_without_images_is_refused(cls_demo, tmp_path,
