@@ -52,6 +52,7 @@ from .context_cells import build_context_cell
 from .layer_attention import (MRLABase, MRLALight, fold_gates,
                               gated_depthwise_conv, global_avg_pool,
                               kaiming_init_depthwise)
+from .recorder import report
 
 # The step of each (variant, dual_path) shorthand of ResNetDLA.
 LAYER_ATTENTION_STEPS = {
@@ -392,6 +393,7 @@ class DLALightStep(DLAStep):
         pooled = global_avg_pool(x)
         context, gate = self.context_and_gate(
             torch.stack((pooled, global_avg_pool(shortcut)), 1), context)
+        report(self.attentions[index], 'update_gate', gate)
         out = self.attend(index, x, pooled, shortcut, gate)
         return x + self.drop_path(norm(out)), context
 
@@ -427,6 +429,7 @@ class DLALightStep(DLAStep):
         def kernels(pooled, *state):
             new_context, gate = self.context_and_gate(
                 pooled, Context(*state) if state else None)
+            report(attention, 'update_gate', gate)
             kx = fold_gates(attention.value_kernel,
                             attention.head_gates(pooled[:, 0]))
             kr = fold_gates(self.update_kernel, lam, lam * gate)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from .legacy_keys import rename_legacy_keys
+from .recorder import report
 
 
 def eca_kernel_size(channels: int) -> int:
@@ -280,7 +281,9 @@ class MRLALight(LayerAttention):
         channels) from ``GAP(x)`` ``[N, C]``."""
         q, k = self.query_key(pooled)
         logits = (q * k).sum(-1) / math.sqrt(self.head_dim)
-        return self.expand_heads(torch.sigmoid(logits))
+        gates = torch.sigmoid(logits)
+        report(self, 'head_gates', gates)
+        return self.expand_heads(gates)
 
     def forward(self,
                 x: torch.Tensor,
@@ -338,5 +341,6 @@ class MRLABase(LayerAttention):
         n, t, c, h, w = values.shape
         logits = (keys * query.unsqueeze(1)).sum(-1)  # [N, T, G]
         weights = F.softmax(logits / math.sqrt(self.head_dim), dim=1)
+        report(self, 'attention_weights', weights)
         weights = self.expand_heads(weights.flatten(0, 1)).view(n, t, c, 1, 1)
         return (values * weights.to(values.dtype)).sum(1)
