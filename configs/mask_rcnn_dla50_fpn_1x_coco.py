@@ -1,13 +1,18 @@
 # Mask R-CNN with a ResNet-50 DLA-L backbone and FPN on COCO 2017, 1x
 # schedule (12 epochs, SGD 0.02 for a total batch of 16, steps at 8 and 11).
 #
-# The backbone starts from the ImageNet checkpoint that
-# `dla50_8xb32_in1k.py` writes to `work_dirs/dla50_8xb32_in1k/epoch_100.pth`
-# (relative to the directory training is launched from). Point it elsewhere
-# with `--cfg-options model.backbone.init_cfg.checkpoint=<path or URL>`.
+# The backbone starts from torchvision's ImageNet ResNet-50, as mmdet's R-50
+# configs do, with every layer attention at identity
+# (zero_init_attention=True): at the first iteration the detector computes
+# exactly mmdet's Mask R-CNN R-50, and the layer attention is learnt on COCO.
+# Starting from an ImageNet DLA checkpoint instead:
+# `mask_rcnn_dla50-in1k-pre_fpn_1x_coco.py`.
 #
-# Inherited unchanged from the mmdet base: frozen_stages=1, norm_eval=True
-# and auto_scale_lr=dict(enable=False, base_batch_size=16).
+# Inherited unchanged from the mmdet base: frozen_stages=1 (the stem and
+# layer1, whose layer attention therefore stays at identity), norm_eval=True
+# (the attention norms keep their initial statistics and act as a learnt
+# per-channel scale and shift that starts at zero) and
+# auto_scale_lr=dict(enable=False, base_batch_size=16).
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 
 model = dict(
@@ -16,10 +21,9 @@ model = dict(
         variant='light',
         dual_path=True,
         drop_path_rate=0.0,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/dla50_8xb32_in1k/epoch_100.pth',
-            prefix='backbone.')))
+        zero_init_attention=True,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='torchvision://resnet50')))
 
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),

@@ -9,9 +9,10 @@
 #     with read_base():
 #         from mmdla.configs.new_style.faster_rcnn_dla50_fpn_1x_coco import *
 #
-# The backbone starts from `work_dirs/dla50_8xb32_in1k/epoch_100.pth`, the
-# last checkpoint of `dla50_8xb32_in1k.py`; point
-# `model.backbone.init_cfg.checkpoint` elsewhere to use another one.
+# The backbone starts from torchvision's ImageNet ResNet-50 with every layer
+# attention at identity (zero_init_attention=True); point
+# `model.backbone.init_cfg.checkpoint` at an ImageNet DLA checkpoint (with
+# `prefix='backbone.'` and `zero_init_attention=False`) to start from it.
 from mmcv.ops import RoIAlign
 from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import AspectRatioBatchSampler, CocoDataset
@@ -62,10 +63,9 @@ model = dict(
         variant='light',
         dual_path=True,
         drop_path_rate=0.0,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/dla50_8xb32_in1k/epoch_100.pth',
-            prefix='backbone.')),
+        zero_init_attention=True,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='torchvision://resnet50')),
     neck=dict(
         type=FPN,
         in_channels=[256, 512, 1024, 2048],

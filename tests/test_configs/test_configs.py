@@ -23,6 +23,8 @@ CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
 NEW_STYLE_CONFIGS = sorted((CONFIG_DIR / 'new_style').glob('*.py'))
 DETECTION_CONFIGS = [p for p in CONFIGS if p.name.endswith('_coco.py')]
 IMAGENET_CONFIGS = [p for p in CONFIGS if p.name.endswith('_in1k.py')]
+# The paper's from-scratch recipe; the others start from a pretrained ResNet.
+PAPER_IMAGENET_CONFIGS = [p for p in IMAGENET_CONFIGS if '-pre_' not in p.name]
 METAFILE = yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())
 PARAMETERS = {
     model['Name']: model['Metadata']['Parameters']
@@ -81,19 +83,33 @@ def test_detection_recipe(path):
                         if '_amp_' in path.name else 'OptimWrapper')
     assert cfg.optim_wrapper.type == expected_wrapper
 
-    # The backbone starts from the last checkpoint of one of our ImageNet
-    # configs with the same depth and attention.
     init_cfg = backbone.init_cfg
-    assert init_cfg.type == 'Pretrained' and init_cfg.prefix == 'backbone.'
+    assert init_cfg.type == 'Pretrained'
+    if '-in1k-pre_' not in path.name:
+        # torchvision's ResNet of the same depth, attention at identity (see
+        # test_coco_transfer.py)
+        assert init_cfg.checkpoint == f'torchvision://resnet{backbone.depth}'
+        assert backbone.zero_init_attention is True
+        return
+    # The backbone starts from the last checkpoint of one of our ImageNet
+    # configs with the same depth and attention, which it keeps.
+    assert init_cfg.prefix == 'backbone.'
+    assert backbone.zero_init_attention is False
     work_dir, checkpoint = Path(init_cfg.checkpoint).parts[-2:]
     assert checkpoint == 'epoch_100.pth'
     imagenet = load(CONFIG_DIR / f'{work_dir}.py')
     assert checkpoint == f'epoch_{imagenet.train_cfg.max_epochs}.pth'
     for key in ('depth', 'variant', 'dual_path'):
         assert imagenet.model.backbone[key] == backbone[key], key
+    # and is otherwise the config that starts from torchvision's ResNet
+    sibling = load(CONFIG_DIR / path.name.replace('-in1k-pre_', '_'))
+    for config in (cfg, sibling):
+        config.model.backbone.pop('init_cfg')
+        config.model.backbone.pop('zero_init_attention')
+    assert cfg.to_dict() == sibling.to_dict()
 
 
-@pytest.mark.parametrize('path', IMAGENET_CONFIGS, ids=config_id)
+@pytest.mark.parametrize('path', PAPER_IMAGENET_CONFIGS, ids=config_id)
 def test_imagenet_recipe(path):
     cfg = load(path)
     assert cfg.model.backbone.drop_path_rate == 0.2
@@ -111,6 +127,54 @@ def test_imagenet_recipe(path):
     assert train_types[1:3] == ['RandomResizedCrop', 'RandomFlip']
     test_types = [t['type'] for t in cfg.test_pipeline]
     assert test_types[1:3] == ['ResizeEdge', 'CenterCrop']
+
+
+def test_imagenet_transfer_recipe():
+    """DLA-L from torchvision's ResNet-50: the paper's model, data and
+    optimiser with a tenth of the learning rate for the pretrained ResNet
+    part, 1 warm-up epoch, then cosine annealing to epoch 20."""
+    cfg = load(CONFIG_DIR / 'dla50_r50-pre_8xb32-coslr-20e_in1k.py')
+    paper = load(CONFIG_DIR / 'dla50_8xb32_in1k.py')
+    backbone = cfg.model.backbone
+    assert backbone.init_cfg == dict(
+        type='Pretrained', checkpoint='torchvision://resnet50')
+    assert backbone.zero_init_attention is True
+    for config in (cfg, paper):
+        config.model.backbone.pop('init_cfg', None)
+        config.model.backbone.pop('zero_init_attention', None)
+    assert cfg.model == paper.model
+    for key in ('train_dataloader', 'val_dataloader', 'auto_scale_lr'):
+        assert cfg[key] == paper[key], key
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.01, 0.9, 1e-4)
+    custom_keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    assert custom_keys == {
+        'layer_attention': dict(lr_mult=10),
+        'head.fc': dict(lr_mult=10)
+    }
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 1)
+    assert (cosine.type, cosine.begin, cosine.end,
+            cosine.eta_min) == ('CosineAnnealingLR', 1, 20, 0)
+    assert cfg.train_cfg.max_epochs == 20
+
+
+def test_imagenet_transfer_learning_rates():
+    """The layer attention and the head train at the paper's rate 0.1, the
+    pretrained ResNet part at 0.01."""
+    cfg = load(CONFIG_DIR / 'dla50_r50-pre_8xb32-coslr-20e_in1k.py')
+    cfg.model.backbone.depth = 18
+    cfg.model.head.in_channels = 512
+    model = build_model(cfg)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    rates = {}
+    for group in optim_wrapper.optimizer.param_groups:
+        for param in group['params']:
+            rates[param] = group['lr']
+    for name, param in model.named_parameters():
+        new = '.layer_attention.' in name or name.startswith('head.')
+        assert rates[param] == pytest.approx(0.1 if new else 0.01), name
 
 
 @pytest.mark.parametrize('path', CIFAR_CONFIGS, ids=config_id)

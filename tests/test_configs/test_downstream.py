@@ -42,7 +42,7 @@ def test_inherit_by_path(tmp_path, monkeypatch):
     assert cfg.train_dataloader.batch_size == 4
     # inherited from mmdla's config and, through it, from mmdet's bases
     assert cfg.model.backbone.type == 'mmdla.ResNetDLA'
-    assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
+    assert cfg.model.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
     assert cfg.train_cfg.max_epochs == 12
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)

@@ -3,19 +3,29 @@
 Paper: K. Wang, X. Xia, J. Liu, Z. Yi, T. He, "Strengthening Layer Interaction
 via Dynamic Layer Attention", IJCAI 2024 (arXiv 2406.13392).
 """
+import logging
 from typing import Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import constant_init
+from mmengine.model.weight_init import PretrainedInit, constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdla.registry import MODELS
+from .pretrained import (LoadedCheckpoint, abbreviate_keys,
+                         load_backbone_checkpoint)
 from ..layers import (BasicBlock, Bottleneck, DLAStage, LayerAttentionStep,
                       ResidualBlock, layer_attention_step)
 from ..layers.options import accepted_options, registered_class
+
+
+def is_pretrained(init_cfg: dict) -> bool:
+    """Whether an ``init_cfg`` entry loads a checkpoint."""
+    return init_cfg.get('type') in ('Pretrained', PretrainedInit)
+
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 BLOCKS = {'basic': BasicBlock, 'bottleneck': Bottleneck}
@@ -73,7 +83,20 @@ class ResNetDLA(BaseModule):
         with_cp (bool): Gradient checkpointing of every block step
             (non-reentrant, so the context cell shared by a stage's blocks
             receives all its gradients).
-        zero_init_residual (bool): Zero the last norm of every block.
+        zero_init_residual (bool): Zero the last norm of every block
+            (not when ``init_cfg`` loads a checkpoint).
+        zero_init_attention (bool): Start every layer attention at
+            identity, after ``init_cfg`` (a loaded checkpoint included):
+            every step returns its block's output unchanged, so that the
+            backbone computes exactly its plain ResNet, e.g. the torchvision
+            ResNet of ``init_cfg=dict(type='Pretrained',
+            checkpoint='torchvision://resnet50')``. The weight and bias of
+            every attention norm are zeroed
+            (:meth:`LayerAttentionStep.init_identity`); the first backward
+            pass reaches only them, the optimiser's first step makes them
+            non-zero, and from the second step on the attention kernels and
+            the context cells train too (see
+            :mod:`mmdla.models.layers.attention_steps`). Defaults to False.
         drop_path_rate (float): DropPath rate, in ``[0, 1)``, of the
             attention branch of every block (``x + DropPath(Norm(o))``,
             constant over depth, as in the paper). The residual branch of
@@ -104,7 +127,13 @@ class ResNetDLA(BaseModule):
         block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
             to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
             (checked if given); :class:`ResNetDLACifar` chooses.
-        init_cfg (dict | list[dict], optional): Initialisation config.
+        init_cfg (dict | list[dict], optional): Initialisation config. A
+            ``dict(type='Pretrained', checkpoint=..., prefix=...)`` is
+            loaded by :func:`load_backbone_checkpoint`: a plain ResNet
+            (torchvision's, MMPretrain's or MMDetection's layout, with or
+            without ``prefix``) or a DLA checkpoint of the same layer
+            attention; it logs one line with what was loaded and raises a
+            ``ValueError`` naming the mismatch for any other checkpoint.
 
     ``norm_cfg``, ``drop_path_rate``, ``context_cell``, ``dsu_reduction``,
     ``head_dim``, ``lambda_init``, ``legacy_batch0_context`` and ``fused``
@@ -150,6 +179,7 @@ class ResNetDLA(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  zero_init_residual: bool = True,
+                 zero_init_attention: bool = False,
                  drop_path_rate: float = 0.0,
                  variant: str = 'light',
                  dual_path: bool = True,
@@ -216,6 +246,7 @@ class ResNetDLA(BaseModule):
         self.norm_cfg = norm_cfg
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
+        self.zero_init_attention = zero_init_attention
         self.stage_blocks = stage_blocks[:num_stages]
 
         self._make_stem_layer(in_channels, stem_channels)
@@ -354,14 +385,93 @@ class ResNetDLA(BaseModule):
                 param.requires_grad = False
 
     def init_weights(self) -> None:
-        super().init_weights()
-        if (isinstance(self.init_cfg, dict)
-                and self.init_cfg['type'] == 'Pretrained'):
+        """Initialise as ``init_cfg`` says, then apply
+        ``zero_init_residual`` (unless a checkpoint was loaded) and
+        ``zero_init_attention``.
+
+        The ``Pretrained`` entry of ``init_cfg`` is loaded by
+        :func:`load_backbone_checkpoint` rather than by MMEngine, after the
+        other entries and the submodules' own initialisation, and reported
+        in one log line.
+        """
+        if self.is_init:  # MMEngine warns that it was called again
+            super().init_weights()
             return
-        if self.zero_init_residual:
+        init_cfg = self.init_cfg
+        init_cfgs = (init_cfg if isinstance(init_cfg, list) else
+                     [init_cfg] if init_cfg else [])
+        pretrained = [cfg for cfg in init_cfgs if is_pretrained(cfg)]
+        self.init_cfg = [cfg for cfg in init_cfgs if not is_pretrained(cfg)]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        for cfg in pretrained:
+            loaded = load_backbone_checkpoint(
+                self,
+                cfg['checkpoint'],
+                prefix=cfg.get('prefix'),
+                map_location=cfg.get('map_location', 'cpu'),
+                step_name=self.attention_step_name())
+            print_log(
+                self._loading_report(cfg['checkpoint'], loaded),
+                logger='current',
+                level=(logging.WARNING if loaded.with_attention ==
+                       self.zero_init_attention else logging.INFO))
+        if self.zero_init_residual and not pretrained:
             for m in self.modules():
                 if isinstance(m, ResidualBlock):
                     constant_init(m.last_norm, 0)
+        if self.zero_init_attention:
+            for name in self.res_layers:
+                getattr(self, name).layer_attention.init_identity()
+            if not pretrained:
+                print_log(
+                    f'{self._name()}: layer attention of '
+                    f'{self._stage_names()} starts at identity '
+                    '(zero_init_attention=True).',
+                    logger='current')
+
+    def attention_step_name(self) -> str:
+        """Class name of the stages' layer attention step."""
+        return type(getattr(self, self.res_layers[0]).layer_attention).__name__
+
+    def _name(self) -> str:
+        return f'{type(self).__name__}-{self.depth}'
+
+    def _stage_names(self) -> str:
+        """``'layer1-layer4'`` (``layer1`` alone for one stage)."""
+        names = self.res_layers
+        return names[0] if len(names) == 1 else f'{names[0]}-{names[-1]}'
+
+    def _loading_report(self, checkpoint: str,
+                        loaded: LoadedCheckpoint) -> str:
+        """The log line of a loaded checkpoint."""
+        part = ('the ResNet and its layer attention'
+                if loaded.with_attention else 'the ResNet')
+        ignored = (f', ignored {len(loaded.ignored)} not in the backbone '
+                   f'({abbreviate_keys(loaded.ignored)})'
+                   if loaded.ignored else '')
+        attention = f'layer attention of {self._stage_names()} ' + (
+            f'({self.attention_step_name()}, '
+            f'{sum(self.stage_blocks)} blocks)')
+        if self.zero_init_attention:
+            start = f'{attention} starts at identity' + (
+                ' (zero_init_attention=True replaces the loaded one; '
+                'set it False to keep it)' if loaded.with_attention else
+                ': the backbone computes the checkpoint\'s ResNet')
+        elif loaded.with_attention:
+            start = f'{attention} loaded'
+        else:
+            start = (f'{attention} is not in the checkpoint and keeps its '
+                     'random initialisation; zero_init_attention=True '
+                     'would start it at identity')
+        frozen = ''
+        if self.frozen_stages >= 0:
+            frozen = '; frozen: ' + ', '.join(
+                ['stem'] + self.res_layers[:self.frozen_stages])
+        return (f'{self._name()}: loaded {loaded.loaded} tensors '
+                f'({part}) from {checkpoint}{ignored}; {start}{frozen}.')
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``[N, C_in, H, W]`` -> the outputs of the ``out_indices`` stages."""

@@ -37,6 +37,18 @@ stage's context cell (the DSU by default) and ``GAP`` the spatial mean::
 
 A new kind of layer attention is a new subclass of
 :class:`LayerAttentionStep` registered in ``MODELS``.
+
+**Identity start.** :meth:`LayerAttentionStep.init_identity` zeroes the
+weight and bias of every attention norm, so that each step returns its
+``x_t`` unchanged and the backbone computes its plain ResNet (used to start
+from ResNet weights, see ``ResNetDLA(zero_init_attention=True)``). In the
+first backward pass only these weights and biases receive gradients:
+everything before a norm reaches the output through the norm's weight, which
+is zero. Once the first optimiser step has moved the norms' weights, the
+attention kernels, ``lambda_t``, the update kernel and the context cell
+receive their gradients too, from the second step on. The ReLU of the
+MRLA-base steps is :func:`relu_passing_zero` so that the gradient crosses it
+at exactly zero.
 """
 from typing import NamedTuple, Optional, Tuple, Union
 
@@ -73,6 +85,20 @@ def layer_attention_step(variant: str, dual_path: bool) -> str:
                          f'{variant!r}; name another step with '
                          'layer_attention=dict(type=...).')
     return LAYER_ATTENTION_STEPS[variant, bool(dual_path)]
+
+
+def relu_passing_zero(x: torch.Tensor) -> torch.Tensor:
+    """``max(x, 0)`` whose gradient at exactly 0 is 1.
+
+    The values are those of :func:`torch.relu`, whose gradient at 0 is 0.
+    After :meth:`LayerAttentionStep.init_identity` the input of the ReLU of
+    the MRLA-base steps is exactly 0 everywhere (a norm with zero weight and
+    bias); with ``torch.relu`` no gradient would ever reach the norm and the
+    attention branch would stay switched off. ``torch.where`` passes the
+    gradient where ``x >= 0`` (``clamp(min=0)`` too passes none at 0) and
+    keeps only a boolean mask for the backward pass.
+    """
+    return torch.where(x >= 0, x, x.new_zeros(()))
 
 
 class Context(NamedTuple):
@@ -118,6 +144,29 @@ class LayerAttentionStep(BaseModule):
             build_norm_layer(norm_cfg, channels)[1] for _ in range(num_blocks))
         self.drop_path = (
             DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity())
+
+    def init_identity(self) -> None:
+        """Make every block's step return its ``x_t`` unchanged.
+
+        Zeroes the weight and bias of every attention norm, the last layer
+        of the attention branch (before the ReLU of the MRLA-base steps), so
+        that the branch adds exactly zero in training and in eval mode,
+        whatever the attention modules and the context cell hold. A step
+        whose branch does not end in ``norms`` overrides this method.
+
+        Raises:
+            ValueError: If the attention norms have no affine weight and
+                bias (e.g. ``affine=False`` in ``norm_cfg``).
+        """
+        for norm in self.norms:
+            if (getattr(norm, 'weight', None) is None
+                    or getattr(norm, 'bias', None) is None):
+                raise ValueError(
+                    f'the attention norms ({type(norm).__name__}) have no '
+                    'affine weight and bias to zero for an identity start; '
+                    'build them with affine=True in norm_cfg.')
+            nn.init.zeros_(norm.weight)
+            nn.init.zeros_(norm.bias)
 
     def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
                 carry) -> tuple:
@@ -235,7 +284,8 @@ class MRLABaseStep(LayerAttentionStep):
         attention = self.attentions[index]
         query, key, value = attention.project(x, global_avg_pool(x))
         keys, values = _remember(memory, key, value)
-        out = torch.relu(self.norms[index](attention(query, keys, values)))
+        out = relu_passing_zero(self.norms[index](attention(query, keys,
+                                                            values)))
         return x + self.drop_path(out), (keys, values)
 
 
@@ -529,5 +579,6 @@ class DLABaseStep(DLAStep):
             memory = (keys * gates[:, :t].view(keys.shape).to(keys.dtype),
                       values * gates[:, t:, :, None, None].to(values.dtype))
         keys, values = _remember(memory, key, value)
-        out = torch.relu(self.norms[index](attention(query, keys, values)))
+        out = relu_passing_zero(self.norms[index](attention(query, keys,
+                                                            values)))
         return x + self.drop_path(out), (context, keys, values)
