@@ -5,9 +5,12 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import pytest
+import torch
+import torch.nn as nn
+import torchvision
 
 from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
 
@@ -48,6 +51,50 @@ def tiny_shapes_cls(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('data') / 'shapes_cls')
     generate_shapes_cls(root, num_train=12, num_val=6)
     return root + '/'
+
+
+@pytest.fixture(scope='session')
+def torchvision_resnet(
+        tmp_path_factory) -> Callable[[int, int], Tuple[nn.Module, str]]:
+    """A function of ``depth`` and ``seed`` giving a torchvision ResNet in
+    eval mode, with random weights, norm statistics and norm affine
+    parameters drawn after ``torch.manual_seed(seed)`` (so that a norm left
+    out would show), and the file of its state dict in torchvision's layout
+    (``fc.*`` included); nothing is downloaded."""
+    folder = tmp_path_factory.mktemp('torchvision')
+
+    def build(depth: int, seed: int) -> Tuple[nn.Module, str]:
+        torch.manual_seed(seed)
+        model = getattr(torchvision.models, f'resnet{depth}')(weights=None)
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.running_mean.normal_(0, 0.1)
+                    module.running_var.uniform_(0.5, 2)
+                    module.weight.uniform_(0.5, 1.5)
+                    module.bias.normal_(0, 0.1)
+        path = folder / f'resnet{depth}_seed{seed}.pth'
+        torch.save(model.state_dict(), path)
+        return model.eval(), str(path)
+
+    return build
+
+
+@pytest.fixture(scope='session')
+def torchvision_stages(
+) -> Callable[[nn.Module, torch.Tensor], Tuple[torch.Tensor, ...]]:
+    """A function giving the outputs of ``layer1`` ... ``layer4`` of a
+    torchvision ResNet for images ``[N, 3, H, W]``."""
+
+    def stages(model: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        outs = []
+        for name in ('layer1', 'layer2', 'layer3', 'layer4'):
+            x = getattr(model, name)(x)
+            outs.append(x)
+        return tuple(outs)
+
+    return stages
 
 
 def _tiny_detection_options(data_root: str, epochs: int) -> List[str]:

@@ -17,11 +17,10 @@ with all the detections::
 import argparse
 import os.path as osp
 
-from mmengine.config import DictAction
-
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import (build_inferencer, classify_images, detect_images,
                         load_config, task_of)
+from mmdla.engine.cli import add_cfg_options_arg
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,11 +43,7 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.3,
         help='lowest score of a printed or painted detection (detectors)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs')
+    add_cfg_options_arg(parser)
     args = parser.parse_args()
     if args.topk < 1:
         parser.error(f'--topk must be at least 1, got {args.topk}')

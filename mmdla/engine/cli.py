@@ -1,4 +1,4 @@
-"""Command-line handling shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line handling shared by the scripts of ``tools/``."""
 import argparse
 import difflib
 import inspect
@@ -11,13 +11,33 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 
+def add_cfg_options_arg(
+        parser: argparse.ArgumentParser,
+        help: str = 'override settings of the config, as key=value pairs'
+) -> None:
+    """Add ``--cfg-options key=value ...`` to a tool's parser, parsed into
+    a dict by MMEngine's :class:`DictAction` (None when not given)."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help=help)
+
+
+def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   names: Iterable[str]) -> None:
+    """Exit with a usage error if one of the optional integer arguments
+    ``names`` (attribute names of ``args``, e.g. ``'batch_size'`` for
+    ``--batch-size``) is given below 1."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, '
+                         f'got {value}')
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--cfg-options``, ``--launcher``, ``--dist-backend`` and
     ``--local-rank`` to a tool's parser."""
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
+    add_cfg_options_arg(
+        parser,
         help='override settings of the config, as key=value pairs, e.g. '
         'train_dataloader.dataset.data_root=/data/coco/ '
         'train_cfg.max_epochs=3 (lists: key="[a,b]" or key=a,b; no spaces)')

@@ -89,17 +89,28 @@ def _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw,
 
 
 @triton.jit
+def _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw,
+         srn, src, srh, srw, PRE_ACT: tl.constexpr):
+    """The block output ``x`` (see :func:`_load_x`) and the shortcut ``r``
+    on the tile shifted by tap ``t`` of the 3x3 kernels (``t = 3 * (dh + 1)
+    + dw + 1``), fp32 ``[BLOCK_P, BLOCK_C]`` each, zero outside the
+    image."""
+    hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
+    vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
+                 sxw, srn, src, srh, srw, PRE_ACT)
+    vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh, srw)
+    return vx, vr
+
+
+@triton.jit
 def _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W, sxn,
                   sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT: tl.constexpr,
                   BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     """``o = DW_kx(x) + DW_kr(r)`` on the tile, fp32."""
     o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     for t in tl.static_range(9):
-        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
-        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
-                   srw)
+        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
         k = (n * C + offs_c) * 9 + t
         o += vx * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
         o += vr * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
@@ -177,11 +188,8 @@ def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, N, C, H, W,
     tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
     base = (n * C + offs_c) * 54
     for t in tl.static_range(9):
-        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
-        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
-                   srw)
+        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
         tl.atomic_add(taps + base + t, _column_sums(gs * vx), mask=mask_c)
         tl.atomic_add(taps + base + 9 + t, _column_sums(vx), mask=mask_c)
         tl.atomic_add(taps + base + 18 + t, _column_sums(o * vx), mask=mask_c)
@@ -233,11 +241,8 @@ def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, dkx, dkr, sums, N, C,
         tl.atomic_add(sums + offs_c, _column_sums(gs), mask=mask_c)
         tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
     for t in tl.static_range(9):
-        hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
-        vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                     sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh,
-                   srw)
+        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
+                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
         dst = (n * C + offs_c) * 9 + t
         tl.atomic_add(dkx + dst, _column_sums(do * vx), mask=mask_c)
         tl.atomic_add(dkr + dst, _column_sums(do * vr), mask=mask_c)

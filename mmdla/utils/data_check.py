@@ -50,6 +50,20 @@ def _iter_datasets(dataset_cfg: dict, key: str) -> Iterator[Tuple[dict, str]]:
         yield dataset_cfg, key
 
 
+def _dataloader_datasets(
+    cfg: Config, dataloaders: Sequence[str]
+) -> Iterator[Tuple[str, Iterator[Tuple[dict, str]]]]:
+    """Yield the name of each of ``dataloaders`` that the config sets with
+    a ``dataset``, with its leaf dataset configs and their config keys (see
+    :func:`_iter_datasets`); absent dataloaders, or ones set to None, are
+    skipped."""
+    for loader_key in dataloaders:
+        loader_cfg = cfg.get(loader_key)
+        if loader_cfg and 'dataset' in loader_cfg:
+            yield loader_key, _iter_datasets(loader_cfg['dataset'],
+                                             f'{loader_key}.dataset')
+
+
 def _is_local(path: str) -> bool:
     return not path.startswith(_URI_PREFIXES)
 
@@ -346,12 +360,8 @@ def _content_problems(cfg: Config, dataloaders: Sequence[str]) -> List[str]:
     datasets of ``dataloaders`` (all of which exist)."""
     problems: List[str] = []
     folder_datasets = []
-    for loader_key in dataloaders:
-        loader_cfg = cfg.get(loader_key)
-        if not loader_cfg or 'dataset' not in loader_cfg:
-            continue
-        for dataset_cfg, key in _iter_datasets(loader_cfg['dataset'],
-                                               f'{loader_key}.dataset'):
+    for loader_key, datasets in _dataloader_datasets(cfg, dataloaders):
+        for dataset_cfg, key in datasets:
             ann_file = osp.join(
                 dataset_cfg.get('data_root') or '',
                 dataset_cfg.get('ann_file') or '')
@@ -412,12 +422,8 @@ def check_data_roots(
             names its file or folder, its config key and the fix.
     """
     missing: List[Tuple[str, str]] = []
-    for loader_key in dataloaders:
-        loader_cfg = cfg.get(loader_key)
-        if not loader_cfg or 'dataset' not in loader_cfg:
-            continue
-        for dataset_cfg, key in _iter_datasets(loader_cfg['dataset'],
-                                               f'{loader_key}.dataset'):
+    for loader_key, datasets in _dataloader_datasets(cfg, dataloaders):
+        for dataset_cfg, key in datasets:
             missing += [(f'{key}.{field}', path)
                         for field, path in _missing_paths(dataset_cfg)]
         evaluator_key = loader_key.replace('_dataloader', '_evaluator')

@@ -13,7 +13,6 @@ from typing import Dict, Tuple
 import pytest
 import torch
 import torch.nn as nn
-import torchvision
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
@@ -35,48 +34,19 @@ BACKBONES = [
 ]
 
 
-def randomised_resnet(depth: int) -> nn.Module:
-    """A torchvision ResNet with random weights, norm statistics and norm
-    affine parameters."""
-    torch.manual_seed(depth)
-    model = getattr(torchvision.models, f'resnet{depth}')(weights=None)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-    return model.eval()
-
-
 @pytest.fixture(scope='module')
-def resnets(tmp_path_factory) -> Dict[int, Tuple[nn.Module, str]]:
+def resnets(torchvision_resnet) -> Dict[int, Tuple[nn.Module, str]]:
     """Depth -> (torchvision ResNet, file of its state dict)."""
-    folder = tmp_path_factory.mktemp('torchvision')
-    saved = {}
-    for depth in (50, 101):
-        model = randomised_resnet(depth)
-        path = folder / f'resnet{depth}.pth'
-        torch.save(model.state_dict(), path)
-        saved[depth] = model, str(path)
-    return saved
+    return {
+        depth: torchvision_resnet(depth, seed=depth)
+        for depth in (50, 101)
+    }
 
 
 def load(name: str, options: dict) -> Config:
     cfg = Config.fromfile(str(CONFIG_DIR / name))
     cfg.merge_from_dict(options)
     return cfg
-
-
-def torchvision_stages(model: nn.Module,
-                       x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    outs = []
-    for name in ('layer1', 'layer2', 'layer3', 'layer4'):
-        x = getattr(model, name)(x)
-        outs.append(x)
-    return tuple(outs)
 
 
 @pytest.mark.parametrize('path', TRANSFER_CONFIGS, ids=lambda p: p.name)
@@ -95,7 +65,8 @@ def test_backbone_starts_from_torchvision_resnet(path):
 
 @pytest.mark.parametrize(
     'name, options', BACKBONES, ids=['dla50', 'dlab50', 'mrla50', 'dla101'])
-def test_backbone_computes_torchvision_resnet(name, options, resnets):
+def test_backbone_computes_torchvision_resnet(name, options, resnets,
+                                              torchvision_stages):
     cfg = load(name, options)
     resnet, checkpoint = resnets[cfg.model.backbone.depth]
     cfg.model.backbone.init_cfg.checkpoint = checkpoint

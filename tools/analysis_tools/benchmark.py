@@ -25,7 +25,7 @@ import argparse
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 
@@ -34,6 +34,7 @@ from mmdla.analysis import (add_amp_argument, add_shape_argument, amp_autocast,
                             default_input_shape, held_bytes, load_config,
                             peak_memory, plain_counterpart, synthetic_batch,
                             time_per_call)
+from mmdla.engine.cli import add_cfg_options_arg
 
 
 def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:
@@ -134,10 +135,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=10, help='timed steps')
     parser.add_argument(
         '--warmup', type=int, default=2, help='untimed steps first')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
+    add_cfg_options_arg(
+        parser,
         help='override settings of CONFIG (applied before the counterpart '
         'is derived)')
     args = parser.parse_args(argv)

@@ -21,9 +21,8 @@ config gives the same figures.
 import argparse
 from typing import List, Optional
 
-from mmengine.config import DictAction
-
 from mmdla.analysis import add_shape_argument, count_complexity, load_config
+from mmdla.engine.cli import add_cfg_options_arg
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -34,10 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser,
         help='input height and width (default: the crop size of a '
         'classification config, 800 x 1344 for detection)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
+    add_cfg_options_arg(
+        parser,
         help='override settings of the config, e.g. '
         'model.backbone.variant=base')
     return parser.parse_args(argv)

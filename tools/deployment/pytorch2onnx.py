@@ -23,12 +23,11 @@ after a dynamic export); the tool fails if a relative error
 """
 import argparse
 
-from mmengine.config import DictAction
-
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import load_config
 from mmdla.deployment import build_export_module, export_onnx, onnx_errors
 from mmdla.deployment.onnx_export import DEFAULT_TOLERANCE
+from mmdla.engine.cli import add_cfg_options_arg
 
 #: Batch sizes compared by --verify, after a static and a dynamic export.
 STATIC_VERIFY_BATCHES = (1, )
@@ -63,11 +62,7 @@ def parse_args() -> argparse.Namespace:
         '--backbone-only',
         action='store_true',
         help='export the backbone alone (required for detectors)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs')
+    add_cfg_options_arg(parser)
     args = parser.parse_args()
     if min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape}')

@@ -17,6 +17,7 @@ import sys
 import time
 
 from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
+from mmdla.engine.cli import check_positive
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,11 +41,7 @@ def parse_args() -> argparse.Namespace:
         help='validation images (default: 100 det, 300 cls)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     args = parser.parse_args()
-    for name in ('num_train', 'num_val'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1, '
-                         f'got {value}')
+    check_positive(parser, args, ('num_train', 'num_val'))
     return args
 
 

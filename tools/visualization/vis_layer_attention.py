@@ -20,7 +20,6 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
-from mmengine.config import DictAction
 from mmengine.runner import load_checkpoint
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
@@ -28,6 +27,7 @@ from mmdla.analysis import (build_model, find_images, format_summary,
                             layer_attention_stats, load_config,
                             preprocessed_batches)
 from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
+from mmdla.engine.cli import add_cfg_options_arg, check_positive
 from mmdla.visualization import layer_attention_figure
 
 
@@ -54,18 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'padded to the largest of their batch; default: 1)')
     parser.add_argument(
         '--max-images', type=int, help='use only the first N images')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
+    add_cfg_options_arg(
+        parser,
         help='override settings of the config, e.g. '
         'model.backbone.variant=base')
     args = parser.parse_args(argv)
-    for name in ('batch_size', 'max_images'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1, '
-                         f'got {value}')
+    check_positive(parser, args, ('batch_size', 'max_images'))
     return args
 
 

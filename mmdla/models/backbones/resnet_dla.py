@@ -348,14 +348,29 @@ class ResNetDLA(BaseModule):
                            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
                            inplace=True))
         else:
-            self.conv1 = build_conv_layer(
-                self.conv_cfg, in_channels, stem_channels, 7, stride=2,
-                padding=3, bias=False)
-            self.norm1_name, norm1 = build_norm_layer(
-                self.norm_cfg, stem_channels, postfix=1)
-            self.add_module(self.norm1_name, norm1)
-            self.relu = nn.ReLU(inplace=True)
+            self._make_conv_stem(in_channels, stem_channels, 7, stride=2)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def _make_conv_stem(self,
+                        in_channels: int,
+                        stem_channels: int,
+                        kernel_size: int,
+                        stride: int = 1) -> None:
+        """The one-convolution stem ``conv1``, ``norm1`` and ``relu``: a
+        ``kernel_size`` convolution (padded to keep the size at stride 1)
+        without bias, its norm and ReLU."""
+        self.conv1 = build_conv_layer(
+            self.conv_cfg,
+            in_channels,
+            stem_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            bias=False)
+        self.norm1_name, norm1 = build_norm_layer(
+            self.norm_cfg, stem_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.relu = nn.ReLU(inplace=True)
 
     @property
     def norm1(self) -> nn.Module:
@@ -553,13 +568,7 @@ class ResNetDLACifar(ResNetDLA):
         return BLOCKS[block], ((depth - 2) // per_block, ) * 3
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
-        self.conv1 = build_conv_layer(
-            self.conv_cfg, in_channels, stem_channels, 3, padding=1,
-            bias=False)
-        self.norm1_name, norm1 = build_norm_layer(
-            self.norm_cfg, stem_channels, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.relu = nn.ReLU(inplace=True)
+        self._make_conv_stem(in_channels, stem_channels, 3)
 
     def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.norm1(self.conv1(x)))

@@ -218,6 +218,30 @@ def _remember(memory: Optional[Memory], key: torch.Tensor,
     return torch.cat([keys, key], 1), torch.cat([values, value], 1)
 
 
+def _mrla_base_branch(step: LayerAttentionStep, index: int, x: torch.Tensor,
+                      pooled: torch.Tensor,
+                      memory: Optional[Memory]) -> Tuple[torch.Tensor, Memory]:
+    """The MRLA-base step of block ``index`` of ``step``, whose
+    ``attentions`` are :class:`MRLABase`.
+
+    Projects the block output ``x`` ``[N, C, H, W]`` and ``pooled =
+    GAP(x)`` ``[N, C]`` to the query, key and value, appends the key and
+    value to ``memory`` (the keys ``[N, T - 1, G, d]`` and values
+    ``[N, T - 1, C, H, W]`` of the earlier blocks, None for the first) and
+    attends over them.
+
+    Returns:
+        tuple[Tensor, Memory]: ``x + DropPath(ReLU(Norm_t(MRLABase_t(q_t,
+        k_<=t, v_<=t))))`` ``[N, C, H, W]`` and the keys ``[N, T, G, d]``
+        and values ``[N, T, C, H, W]`` so far.
+    """
+    attention = step.attentions[index]
+    query, key, value = attention.project(x, pooled)
+    keys, values = _remember(memory, key, value)
+    out = relu_passing_zero(step.norms[index](attention(query, keys, values)))
+    return x + step.drop_path(out), (keys, values)
+
+
 @MODELS.register_module()
 class MRLALightStep(LayerAttentionStep):
     """Static MRLA-light: ``x_t + DropPath(Norm_t(o_t))`` with
@@ -281,12 +305,7 @@ class MRLABaseStep(LayerAttentionStep):
 
     def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
                 memory: Optional[Memory]) -> Tuple[torch.Tensor, Memory]:
-        attention = self.attentions[index]
-        query, key, value = attention.project(x, global_avg_pool(x))
-        keys, values = _remember(memory, key, value)
-        out = relu_passing_zero(self.norms[index](attention(query, keys,
-                                                            values)))
-        return x + self.drop_path(out), (keys, values)
+        return _mrla_base_branch(self, index, x, global_avg_pool(x), memory)
 
 
 class DLAStep(LayerAttentionStep):
@@ -559,9 +578,7 @@ class DLABaseStep(DLAStep):
 
     def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
                 carry: Optional[tuple]) -> Tuple[torch.Tensor, tuple]:
-        attention = self.attentions[index]
         pooled = global_avg_pool(x)
-        query, key, value = attention.project(x, pooled)
         if carry is None:
             context = self.initial_context(pooled)
             context = self.advance(
@@ -578,7 +595,5 @@ class DLABaseStep(DLAStep):
             gates = self.update_gates(proj[:, 1:], context)
             memory = (keys * gates[:, :t].view(keys.shape).to(keys.dtype),
                       values * gates[:, t:, :, None, None].to(values.dtype))
-        keys, values = _remember(memory, key, value)
-        out = relu_passing_zero(self.norms[index](attention(query, keys,
-                                                            values)))
-        return x + self.drop_path(out), (context, keys, values)
+        x, memory = _mrla_base_branch(self, index, x, pooled, memory)
+        return x, (context, *memory)

@@ -22,40 +22,11 @@ from mmdla.models import ResNetDLA, ResNetDLACifar
 STEPS = ['DLALightStep', 'DLABaseStep', 'MRLALightStep', 'MRLABaseStep']
 
 
-def randomised_resnet(name: str) -> nn.Module:
-    """A torchvision ResNet with random weights and random norm statistics
-    and affine parameters (so that a norm left out would show)."""
-    model = getattr(torchvision.models, name)(weights=None)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-    return model.eval()
-
-
-def torchvision_stages(model: nn.Module,
-                       x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-    """Outputs of ``layer1`` ... ``layer4`` of a torchvision ResNet."""
-    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    outs = []
-    for name in ('layer1', 'layer2', 'layer3', 'layer4'):
-        x = getattr(model, name)(x)
-        outs.append(x)
-    return tuple(outs)
-
-
 @pytest.fixture(scope='module')
-def resnet18_checkpoint(tmp_path_factory) -> Tuple[nn.Module, str]:
+def resnet18_checkpoint(torchvision_resnet) -> Tuple[nn.Module, str]:
     """A random torchvision ResNet-18 and the file of its state dict, in
     torchvision's layout (``fc.*`` included)."""
-    torch.manual_seed(0)
-    model = randomised_resnet('resnet18')
-    path = tmp_path_factory.mktemp('checkpoints') / 'resnet18.pth'
-    torch.save(model.state_dict(), path)
-    return model, str(path)
+    return torchvision_resnet(18, seed=0)
 
 
 class LogRecords(logging.Handler):
@@ -99,7 +70,8 @@ def backbone(checkpoint: str, prefix=None, **kwargs) -> ResNetDLA:
         dict(type='DLALightStep', context_cell='lstm'),
         dict(type='DLABaseStep', context_cell='gru')
     ])
-def test_identity_start_computes_the_resnet(step, resnet18_checkpoint):
+def test_identity_start_computes_the_resnet(step, resnet18_checkpoint,
+                                            torchvision_stages):
     resnet, path = resnet18_checkpoint
     resnet = copy.deepcopy(resnet)  # its statistics change in train mode
     model = backbone(path, layer_attention=step, zero_init_attention=True)
