@@ -60,6 +60,7 @@ def main() -> None:
     if task_of(cfg) == 'classification':
         predictions = classify_images(inferencer, args.images, args.topk,
                                       args.out_dir)
+        print()  # end the inferencer's progress bar, left without a newline
         for image, classes in zip(args.images, predictions):
             ranked = ', '.join(f'{name} {score:.3f}'
                                for name, score in classes)
@@ -67,6 +68,7 @@ def main() -> None:
     else:
         predictions = detect_images(inferencer, args.images, args.score_thr,
                                     args.out_dir)
+        print()  # end the inferencer's progress bar, left without a newline
         for image, found in zip(args.images, predictions):
             print(f'{image}: {len(found)} detections with score >= '
                   f'{args.score_thr}')
