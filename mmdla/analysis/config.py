@@ -1,4 +1,5 @@
 """Configs of the analysis tools: loading one and building its model."""
+import os.path as osp
 from typing import Optional, Tuple
 
 from mmengine.config import Config
@@ -16,8 +17,11 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file and apply command-line overrides to it.
 
     Raises:
+        FileNotFoundError: If the file does not exist.
         ValueError: If the config is neither an mmdet nor an mmpretrain one.
     """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {str(path)!r} does not exist.')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -12,32 +12,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.config import Config
 
+from mmdla.analysis import load_config
+
 #: Task of the configs of each supported default scope.
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection'}
-
-
-def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file of a supported codebase.
-
-    Args:
-        config (str): Path of an MMPretrain or MMDetection config.
-        cfg_options (dict, optional): Overrides merged into the config.
-
-    Returns:
-        Config: The config, with ``default_scope`` one of :data:`TASKS`.
-    """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist.')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in TASKS:
-        raise ValueError(
-            f'{config} has default_scope={scope!r}; only configs built on '
-            "mmpretrain:: or mmdet:: bases (default_scope 'mmpretrain' or "
-            "'mmdet') are supported.")
-    return cfg
 
 
 def task_of(cfg: Config) -> str:
