@@ -49,8 +49,9 @@ def plain_counterpart(cfg: Config) -> Config:
 def default_initialised(cfg: Config) -> Config:
     """The config with its backbone's default initialisation.
 
-    A pretrained backbone ``init_cfg`` (the detection configs name an
-    ImageNet checkpoint that may not exist yet) is dropped, so that both
+    A pretrained backbone ``init_cfg`` (the detection configs name
+    ``torchvision://`` weights, or an ImageNet DLA checkpoint that may not
+    exist yet, and neither is needed to count or time) is dropped, so that both
     models are initialised the way their classes do by default and their
     heads keep comparable numbers of proposals after NMS.
     """
