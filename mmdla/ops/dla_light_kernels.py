@@ -2,7 +2,7 @@
 
 Per sample ``n`` and channel ``c`` the step applies two depthwise 3x3
 kernels, ``kx`` to the block output ``x`` and ``kr`` to its shortcut ``r``
-(both ``[N, C, 9]`` fp32, the gates already folded in)::
+(both ``[N, 9, C]`` fp32, tap-major, the gates already folded in)::
 
     o = DW_kx(x) + DW_kr(r)                              # [N, C, H, W]
     y = x + s[n] * (alpha[c] * o + beta[c])              # affine norm
@@ -12,13 +12,27 @@ instead of ``x`` and form the block output ``x = relu(z + r)`` wherever
 they read it (rounded to the tensors' dtype, as the block would store it),
 so that the block's residual add and ReLU are fused into the step.
 
-Every kernel works on tiles of ``BLOCK_P`` spatial positions by
-``BLOCK_C`` channels of one sample, addresses its tensors through their
-strides (NCHW and channels_last alike), loads in the tensors' dtype and
-accumulates in fp32. Reductions (spatial means, the norm's per-channel sums,
-the per-sample kernel gradients) add tile partials with ``tl.atomic_add``
-into zero-initialised fp32 buffers. ``o`` is never stored: the kernels that
-need it recompute it from ``x`` and ``r``.
+**Layout.** Every full-size tensor of one launch shares one layout, given
+by three strides: ``stride_n``, ``stride_c`` and ``stride_p``, the stride of
+a spatial position ``p = h * W + w`` (NCHW: ``stride_p = 1``; channels_last:
+``stride_c = 1``, so that a tile's rows of channels are contiguous and load
+as vectors). The launchers bring the inputs to ``x``'s layout.
+
+**Tiles.** A program works on tiles of ``BLOCK_P`` positions by
+``BLOCK_C`` channels of one sample, loads in the tensors' dtype and
+accumulates in fp32. The tile shape is chosen per shape and layout by
+:func:`tile_config` (a table, so that a shape always reduces in the same
+order).
+
+**Reductions without atomics.** Every reduction is deterministic: a program
+owns its outputs and stores each once. The spatial means and the norm's
+batch sums are owner-computes over a split of the positions (a program
+loops over its tiles, accumulating in registers), stored as partial rows;
+the backward reduction stores one partial row per tile. The consumers of the
+partial rows (:func:`_norm_coefficients_kernel`,
+:func:`_norm_grad_coefficients_kernel`, :func:`_kernel_grads_kernel`, or a
+``sum`` in PyTorch) add them in a fixed order. ``o`` is never stored in the
+forward pass: the kernels that need it recompute it from ``x`` and ``r``.
 
 This module is imported on first use (see :mod:`.dla_light_ops`): Triton
 decides when a kernel is defined whether it runs compiled or, with
@@ -33,9 +47,38 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK_P = 64
-BLOCK_C = 32
-NUM_WARPS = 4
+from .dla_light_tiles import (TAPS, TileConfig, grad_reduce_rows,
+                              next_power_of_2, position_splits, tap_families,
+                              tile_config, tile_grid)
+
+# The tap sums of the backward reduction, per tile, sample and channel,
+# ``[N, T, TAP_FAMILIES * 9, C]``: family ``f`` holds rows ``9 f + t`` for
+# the 3x3 taps ``t = 3 (dh + 1) + (dw + 1)``. ``x_t``, ``r_t``: the tensors
+# shifted by the tap; ``g' = scale[n] * grad``.
+TAP_G_X = tl.constexpr(0)  # sum g' x_t
+TAP_G_R = tl.constexpr(1)  # sum g' r_t
+TAP_X = tl.constexpr(2)  # sum x_t       (batch statistics only)
+TAP_R = tl.constexpr(3)  # sum r_t       (batch statistics only)
+TAP_O_X = tl.constexpr(4)  # sum o x_t   (batch statistics only)
+TAP_O_R = tl.constexpr(5)  # sum o r_t   (batch statistics only)
+
+# Rows of the ``[R, 2, C]`` partial sums of the norm (forward: sums of
+# ``o`` and ``o ** 2``; backward: sums of ``g'`` and ``g' o``).
+SUM_FIRST = tl.constexpr(0)
+SUM_SECOND = tl.constexpr(1)
+
+# Rows of the ``[4, C]`` coefficients of the norm (forward) ...
+COEF_MEAN = tl.constexpr(0)
+COEF_INV_STD = tl.constexpr(1)
+COEF_ALPHA = tl.constexpr(2)  # the norm applies alpha * o + shift
+COEF_SHIFT = tl.constexpr(3)
+# ... and of its gradients (backward)
+GRAD_WEIGHT = tl.constexpr(0)
+GRAD_BIAS = tl.constexpr(1)
+GRAD_COEF_1 = tl.constexpr(2)  # do = alpha g' + coef_1 + coef_o o
+GRAD_COEF_O = tl.constexpr(3)
+
+VECTOR_BLOCK = 256  # channels per program of the per-channel kernels
 
 
 @triton.jit
@@ -49,266 +92,359 @@ def _column_sums(v):
 
 
 @triton.jit
-def _tile(N, C, H, W, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    """Sample, positions, channels and masks of this program's tile."""
-    n = tl.program_id(2)
-    offs_p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
+def _channels(C, BLOCK_C: tl.constexpr):
+    """Channels of this program (``program_id(1)``) and their mask."""
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    mask_p = offs_p < H * W
-    mask_c = offs_c < C
-    return n, offs_p // W, offs_p % W, offs_c, mask_p, mask_c
+    return offs_c, offs_c < C
 
 
 @triton.jit
-def _offsets(n, h, w, offs_c, sn, sc, sh, sw):
-    return n * sn + offs_c[None, :] * sc + h[:, None] * sh + w[:, None] * sw
+def _positions(tile, H, W, BLOCK_P: tl.constexpr):
+    """Positions ``p``, rows ``h``, columns ``w`` of a tile and its mask."""
+    offs_p = tile * BLOCK_P + tl.arange(0, BLOCK_P)
+    return offs_p, offs_p // W, offs_p % W, offs_p < H * W
 
 
 @triton.jit
-def _load(ptr, n, h, w, offs_c, mask_p, mask_c, H, W, sn, sc, sh, sw):
-    """``ptr[n, c, h, w]`` as fp32 ``[BLOCK_P, BLOCK_C]``, zero outside the
-    image (the 3x3 convolutions' padding)."""
-    inside = mask_p & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+def _load(ptr, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
+          stride_c, stride_p):
+    """``ptr[n, c, h + dh, w + dw]`` as fp32 ``[BLOCK_P, BLOCK_C]``
+    (``base`` is ``n * stride_n``), zero outside the image (the 3x3
+    convolutions' padding)."""
+    hh, ww = h + dh, w + dw
+    inside = mask_p & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+    offs = (base + (offs_p + dh * W + dw)[:, None] * stride_p +
+            offs_c[None, :] * stride_c)
     return tl.load(
-        ptr + _offsets(n, h, w, offs_c, sn, sc, sh, sw),
-        mask=inside[:, None] & mask_c[None, :],
+        ptr + offs, mask=inside[:, None] & mask_c[None, :],
         other=0.).to(tl.float32)
 
 
 @triton.jit
-def _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw,
-            srn, src, srh, srw, PRE_ACT: tl.constexpr):
-    """The block output ``x`` on the tile: loaded, or with ``PRE_ACT``
-    ``relu(z + r)`` from the residual branch ``z`` (passed as ``x``)."""
-    v = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw)
+def _store(ptr, value, base, offs_p, offs_c, mask_p, mask_c, stride_c,
+           stride_p):
+    """Store a ``[BLOCK_P, BLOCK_C]`` tile in ``ptr``'s dtype."""
+    offs = base + offs_p[:, None] * stride_p + offs_c[None, :] * stride_c
+    tl.store(
+        ptr + offs,
+        value.to(ptr.dtype.element_ty),
+        mask=mask_p[:, None] & mask_c[None, :])
+
+
+@triton.jit
+def _load_x(x, r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
+            stride_c, stride_p, PRE_ACT: tl.constexpr):
+    """The block output ``x`` at offset ``(dh, dw)``: loaded, or with
+    ``PRE_ACT`` ``relu(z + r)`` from the residual branch ``z`` (passed as
+    ``x``)."""
+    v = _load(x, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
+              stride_c, stride_p)
     if PRE_ACT:
-        v += _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn, src, srh,
-                   srw)
+        v += _load(r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H,
+                   W, stride_c, stride_p)
         v = tl.where(v > 0, v, 0.).to(x.dtype.element_ty).to(tl.float32)
     return v
 
 
 @triton.jit
-def _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh, sxw,
-         srn, src, srh, srw, PRE_ACT: tl.constexpr):
-    """The block output ``x`` (see :func:`_load_x`) and the shortcut ``r``
-    on the tile shifted by tap ``t`` of the 3x3 kernels (``t = 3 * (dh + 1)
-    + dw + 1``), fp32 ``[BLOCK_P, BLOCK_C]`` each, zero outside the
-    image."""
-    hh, ww = h + (t // 3 - 1), w + (t % 3 - 1)
-    vx = _load_x(x, r, n, hh, ww, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
-                 sxw, srn, src, srh, srw, PRE_ACT)
-    vr = _load(r, n, hh, ww, offs_c, mask_p, mask_c, H, W, srn, src, srh, srw)
+def _tap(x, r, t: tl.constexpr, base, offs_p, h, w, offs_c, mask_p, mask_c,
+         H, W, stride_c, stride_p, PRE_ACT: tl.constexpr):
+    """``x`` (see :func:`_load_x`) and ``r`` at tap ``t`` of the 3x3
+    kernels, fp32 ``[BLOCK_P, BLOCK_C]`` each, zero outside the image."""
+    dh, dw = t // 3 - 1, t % 3 - 1
+    vx = _load_x(x, r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H,
+                 W, stride_c, stride_p, PRE_ACT)
+    vr = _load(r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
+               stride_c, stride_p)
     return vx, vr
 
 
 @triton.jit
-def _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W, sxn,
-                  sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT: tl.constexpr,
+def _kernel_tap(k, n, t: tl.constexpr, offs_c, mask_c, C):
+    """Tap ``t`` of sample ``n``'s kernels ``k`` ``[N, 9, C]``, ``[1,
+    BLOCK_C]``."""
+    return tl.load(k + (n * 9 + t) * C + offs_c, mask=mask_c, other=0.)[None, :]
+
+
+@triton.jit
+def _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p, mask_c,
+                  C, H, W, stride_c, stride_p, PRE_ACT: tl.constexpr,
                   BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     """``o = DW_kx(x) + DW_kr(r)`` on the tile, fp32."""
     o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     for t in tl.static_range(9):
-        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        k = (n * C + offs_c) * 9 + t
-        o += vx * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
-        o += vr * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
+        vx, vr = _tap(x, r, t, base, offs_p, h, w, offs_c, mask_p, mask_c, H,
+                      W, stride_c, stride_p, PRE_ACT)
+        o += vx * _kernel_tap(kx, n, t, offs_c, mask_c, C)
+        o += vr * _kernel_tap(kr, n, t, offs_c, mask_c, C)
     return o
 
 
 @triton.jit
-def _spatial_means_kernel(x, r, out, N, C, H, W, inv_hw, sxn, sxc, sxh, sxw,
-                          srn, src, srh, srw, PRE_ACT: tl.constexpr,
-                          BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    vx = _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
-                 sxw, srn, src, srh, srw, PRE_ACT)
-    vr = _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn, src, srh, srw)
-    tl.atomic_add(
-        out + 2 * n * C + offs_c, _column_sums(vx) * inv_hw, mask=mask_c)
-    tl.atomic_add(
-        out + (2 * n + 1) * C + offs_c, _column_sums(vr) * inv_hw, mask=mask_c)
+def _spatial_means_kernel(x, r, partial, C, H, W, stride_n, stride_c,
+                          stride_p, tiles_per_split, inv_hw,
+                          PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                          BLOCK_C: tl.constexpr):
+    """Means of ``x`` and ``r`` over one split of the positions of one
+    sample: ``partial[n, split, {0: x, 1: r}, c]``. Grid ``(splits, channel
+    blocks, N)``."""
+    split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    base = n * stride_n
+    acc_x = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    acc_r = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    for i in range(tiles_per_split):
+        offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
+                                          BLOCK_P)
+        acc_x += _load_x(x, r, base, offs_p, h, w, 0, 0, offs_c, mask_p,
+                         mask_c, H, W, stride_c, stride_p, PRE_ACT)
+        acc_r += _load(r, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c,
+                       H, W, stride_c, stride_p)
+    out = partial + (n * tl.num_programs(0) + split) * 2 * C + offs_c
+    tl.store(out, _column_sums(acc_x) * inv_hw, mask=mask_c)
+    tl.store(out + C, _column_sums(acc_r) * inv_hw, mask=mask_c)
 
 
 @triton.jit
-def _output_sums_kernel(x, r, kx, kr, out, N, C, H, W, sxn, sxc, sxh, sxw, srn,
-                        src, srh, srw, PRE_ACT: tl.constexpr,
+def _output_sums_kernel(x, r, kx, kr, partial, C, H, W, stride_n, stride_c,
+                        stride_p, tiles_per_split, PRE_ACT: tl.constexpr,
                         BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
-                      BLOCK_C)
-    tl.atomic_add(out + offs_c, _column_sums(o), mask=mask_c)
-    tl.atomic_add(out + C + offs_c, _column_sums(o * o), mask=mask_c)
+    """Sums of ``o`` and ``o ** 2`` over one split of the positions of one
+    sample: the partial row ``n * splits + split`` of ``partial`` ``[R, 2,
+    C]``. Grid ``(splits, channel blocks, N)``."""
+    split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    base = n * stride_n
+    acc_o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    acc_oo = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    for i in range(tiles_per_split):
+        offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
+                                          BLOCK_P)
+        o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c,
+                          mask_p, mask_c, C, H, W, stride_c, stride_p,
+                          PRE_ACT, BLOCK_P, BLOCK_C)
+        acc_o += o
+        acc_oo += o * o
+    out = partial + (n * tl.num_programs(0) + split) * 2 * C + offs_c
+    tl.store(out + SUM_FIRST * C, _column_sums(acc_o), mask=mask_c)
+    tl.store(out + SUM_SECOND * C, _column_sums(acc_oo), mask=mask_c)
 
 
 @triton.jit
-def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, N, C, H, W, sxn, sxc,
-                     sxh, sxw, srn, src, srh, srw, syn, syc, syh, syw,
-                     PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
-                     BLOCK_C: tl.constexpr):
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
+def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, C, H, W, stride_n,
+                     stride_c, stride_p, PRE_ACT: tl.constexpr,
+                     BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    """``y = x + scale[n] * (alpha * o + beta)`` on one tile. Grid
+    ``(tiles, channel blocks, N)``."""
+    n = tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    offs_p, h, w, mask_p = _positions(tl.program_id(0), H, W, BLOCK_P)
+    base = n * stride_n
+    o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p,
+                      mask_c, C, H, W, stride_c, stride_p, PRE_ACT, BLOCK_P,
                       BLOCK_C)
     a = tl.load(alpha + offs_c, mask=mask_c, other=0.)
     b = tl.load(beta + offs_c, mask=mask_c, other=0.)
-    out = _load_x(x, r, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
-                  sxw, srn, src, srh, srw, PRE_ACT)
+    out = _load_x(x, r, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c, H,
+                  W, stride_c, stride_p, PRE_ACT)
     out += tl.load(scale + n) * (o * a[None, :] + b[None, :])
-    tl.store(
-        y + _offsets(n, h, w, offs_c, syn, syc, syh, syw),
-        out.to(y.dtype.element_ty),
-        mask=mask_p[:, None] & mask_c[None, :])
+    _store(y, out, base, offs_p, offs_c, mask_p, mask_c, stride_c, stride_p)
 
 
 @triton.jit
-def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, N, C, H, W,
-                        sgn, sgc, sgh, sgw, sxn, sxc, sxh, sxw, srn, src, srh,
-                        srw, son, soc, soh, sow, PRE_ACT: tl.constexpr,
-                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    """Backward reduction with batch statistics: stores ``o`` and sums the
-    norm's ``[sum g', sum g' o]`` per channel and, per sample, channel and
-    tap ``t``, ``sum g' x_t, sum x_t, sum o x_t`` and the same for ``r``
-    (``x_t``: ``x`` shifted by the tap, ``g' = scale[n] * grad``), from
-    which the kernels' gradients follow once the norm's coefficients are
-    known."""
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
-               sgw) * tl.load(scale + n)
-    o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H, W,
-                      sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT, BLOCK_P,
-                      BLOCK_C)
-    tl.store(
-        o_out + _offsets(n, h, w, offs_c, son, soc, soh, sow),
-        o.to(o_out.dtype.element_ty),
-        mask=mask_p[:, None] & mask_c[None, :])
-    tl.atomic_add(sums + offs_c, _column_sums(gs), mask=mask_c)
-    tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
-    base = (n * C + offs_c) * 54
-    for t in tl.static_range(9):
-        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        tl.atomic_add(taps + base + t, _column_sums(gs * vx), mask=mask_c)
-        tl.atomic_add(taps + base + 9 + t, _column_sums(vx), mask=mask_c)
-        tl.atomic_add(taps + base + 18 + t, _column_sums(o * vx), mask=mask_c)
-        tl.atomic_add(taps + base + 27 + t, _column_sums(gs * vr), mask=mask_c)
-        tl.atomic_add(taps + base + 36 + t, _column_sums(vr), mask=mask_c)
-        tl.atomic_add(taps + base + 45 + t, _column_sums(o * vr), mask=mask_c)
+def _store_tap_sums(taps, row, family: tl.constexpr, t: tl.constexpr, v,
+                    offs_c, mask_c, C, FAMILIES: tl.constexpr):
+    """Store the column sums of ``v`` as row ``9 family + t`` of the tap
+    sums of partial row ``row``."""
+    dst = taps + (row * FAMILIES * 9 + family * 9 + t) * C + offs_c
+    tl.store(dst, _column_sums(v), mask=mask_c)
 
 
 @triton.jit
-def _kernel_grads_from_taps_kernel(taps, coef_g, coef_1, coef_o, dkx, dkr, NC,
-                                   C, BLOCK: tl.constexpr):
-    """``dk[t] = coef_g * sum g' k_t + coef_1 * sum k_t + coef_o * sum o
-    k_t`` for ``k`` = ``x``, ``r``, from :func:`_grad_reduce_kernel`."""
-    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)  # n * C + c
-    mask = i < NC
-    c = i % C
-    cg = tl.load(coef_g + c, mask=mask, other=0.)
-    c1 = tl.load(coef_1 + c, mask=mask, other=0.)
-    co = tl.load(coef_o + c, mask=mask, other=0.)
-    for t in tl.static_range(9):
-        for j in tl.static_range(2):
-            src = taps + i * 54 + 27 * j + t
-            dk = (
-                cg * tl.load(src, mask=mask, other=0.) +
-                c1 * tl.load(src + 9, mask=mask, other=0.) +
-                co * tl.load(src + 18, mask=mask, other=0.))
-            if j == 0:
-                tl.store(dkx + i * 9 + t, dk, mask=mask)
-            else:
-                tl.store(dkr + i * 9 + t, dk, mask=mask)
-
-
-@triton.jit
-def _kernel_grads_kernel(g, x, r, kx, kr, scale, coef_g, dkx, dkr, sums, N, C,
-                         H, W, sgn, sgc, sgh, sgw, sxn, sxc, sxh, sxw, srn,
-                         src, srh, srw, SUM_AFFINE: tl.constexpr,
-                         PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
-                         BLOCK_C: tl.constexpr):
-    """Backward reduction of an affine norm (``do = coef_g * g'``): the
-    kernels' gradients and, with ``SUM_AFFINE``, ``[sum g', sum g' o]``."""
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    gs = _load(g, n, h, w, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
-               sgw) * tl.load(scale + n)
-    do = gs * tl.load(coef_g + offs_c, mask=mask_c, other=0.)[None, :]
-    if SUM_AFFINE:
-        o = _gated_output(x, r, kx, kr, n, h, w, offs_c, mask_p, mask_c, C, H,
-                          W, sxn, sxc, sxh, sxw, srn, src, srh, srw, PRE_ACT,
-                          BLOCK_P, BLOCK_C)
-        tl.atomic_add(sums + offs_c, _column_sums(gs), mask=mask_c)
-        tl.atomic_add(sums + C + offs_c, _column_sums(gs * o), mask=mask_c)
-    for t in tl.static_range(9):
-        vx, vr = _tap(x, r, t, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc,
-                      sxh, sxw, srn, src, srh, srw, PRE_ACT)
-        dst = (n * C + offs_c) * 9 + t
-        tl.atomic_add(dkx + dst, _column_sums(do * vx), mask=mask_c)
-        tl.atomic_add(dkr + dst, _column_sums(do * vr), mask=mask_c)
-
-
-@triton.jit
-def _input_grads_kernel(g, o, scale, coef_g, coef_1, coef_o, kx, kr,
-                        pooled_grad, x, r, dx, dr, N, C, H, W, inv_hw, sgn,
-                        sgc, sgh, sgw, son, soc, soh, sow, sxn, sxc, sxh, sxw,
-                        srn, src, srh, srw, sdn, sdc, sdh, sdw,
+def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
+                        stride_n, stride_c, stride_p,
                         BATCH_STATS: tl.constexpr, PRE_ACT: tl.constexpr,
                         BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    """``dx``, ``dr`` from ``do = coef_g * g' (+ coef_1 + coef_o * o)``,
-    formed at the 3x3 neighbourhood for the transposed convolutions."""
-    n, h, w, offs_c, mask_p, mask_c = _tile(N, C, H, W, BLOCK_P, BLOCK_C)
-    cg = tl.load(coef_g + offs_c, mask=mask_c, other=0.) * tl.load(scale + n)
+    """The backward reduction of one tile (partial row ``n * T + tile``).
+
+    Stores the norm's sums ``[sum g', sum g' o]`` in ``sums`` ``[R, 2, C]``
+    and the tap sums (``TAP_*``) in ``taps`` ``[R, F * 9, C]``, from which
+    the kernels' gradients follow once the norm's coefficients are known;
+    under ``BATCH_STATS`` also ``o`` (for :func:`_input_grads_kernel`).
+    Grid ``(tiles, channel blocks, N)``.
+    """
+    FAMILIES: tl.constexpr = 6 if BATCH_STATS else 2
+    tile, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    offs_p, h, w, mask_p = _positions(tile, H, W, BLOCK_P)
+    base = n * stride_n
+    gs = _load(g, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c, H, W,
+               stride_c, stride_p) * tl.load(scale + n)
+    o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p,
+                      mask_c, C, H, W, stride_c, stride_p, PRE_ACT, BLOCK_P,
+                      BLOCK_C)
     if BATCH_STATS:
-        c1 = tl.load(coef_1 + offs_c, mask=mask_c, other=0.)
-        co = tl.load(coef_o + offs_c, mask=mask_c, other=0.)
+        _store(o_out, o, base, offs_p, offs_c, mask_p, mask_c, stride_c,
+               stride_p)
+    row = n * tl.num_programs(0) + tile
+    tl.store(sums + (row * 2 + SUM_FIRST) * C + offs_c, _column_sums(gs),
+             mask=mask_c)
+    tl.store(sums + (row * 2 + SUM_SECOND) * C + offs_c,
+             _column_sums(gs * o), mask=mask_c)
+    for t in tl.static_range(9):
+        vx, vr = _tap(x, r, t, base, offs_p, h, w, offs_c, mask_p, mask_c, H,
+                      W, stride_c, stride_p, PRE_ACT)
+        _store_tap_sums(taps, row, TAP_G_X, t, gs * vx, offs_c, mask_c, C,
+                        FAMILIES)
+        _store_tap_sums(taps, row, TAP_G_R, t, gs * vr, offs_c, mask_c, C,
+                        FAMILIES)
+        if BATCH_STATS:
+            _store_tap_sums(taps, row, TAP_X, t, vx, offs_c, mask_c, C,
+                            FAMILIES)
+            _store_tap_sums(taps, row, TAP_R, t, vr, offs_c, mask_c, C,
+                            FAMILIES)
+            _store_tap_sums(taps, row, TAP_O_X, t, o * vx, offs_c, mask_c, C,
+                            FAMILIES)
+            _store_tap_sums(taps, row, TAP_O_R, t, o * vr, offs_c, mask_c, C,
+                            FAMILIES)
+
+
+@triton.jit
+def _sum_tap_family(taps, n, family: tl.constexpr, offs_t, offs_c, mask,
+                    tiles, C, FAMILIES: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Sum over the tiles of sample ``n``, in order, of one family of tap
+    sums: ``[16, BLOCK_C]`` (rows ``t < 9``)."""
+    acc = tl.full((16, BLOCK_C), 0., tl.float32)
+    rows = (offs_t + family * 9)[:, None] * C + offs_c[None, :]
+    for tile in range(tiles):
+        acc += tl.load(
+            taps + (n * tiles + tile) * FAMILIES * 9 * C + rows,
+            mask=mask,
+            other=0.)
+    return acc
+
+
+@triton.jit
+def _kernel_grads_kernel(taps, coefs, grad_coefs, dkx, dkr, C, tiles,
+                         BATCH_STATS: tl.constexpr, BLOCK_C: tl.constexpr):
+    """The kernels' gradients ``dkx``, ``dkr`` ``[N, 9, C]`` from the tap
+    sums of :func:`_grad_reduce_kernel`::
+
+        dk[t] = alpha sum g' k_t (+ coef_1 sum k_t + coef_o sum o k_t)
+
+    for ``k`` = ``x``, ``r`` (the terms in brackets under batch
+    statistics). Grid ``(1, channel blocks, N)``.
+    """
+    FAMILIES: tl.constexpr = 6 if BATCH_STATS else 2
+    n = tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    offs_t = tl.arange(0, 16)
+    mask = (offs_t < 9)[:, None] & mask_c[None, :]
+    alpha = tl.load(
+        coefs + COEF_ALPHA * C + offs_c, mask=mask_c, other=0.)[None, :]
+    grad_x = alpha * _sum_tap_family(taps, n, TAP_G_X, offs_t, offs_c, mask,
+                                     tiles, C, FAMILIES, BLOCK_C)
+    grad_r = alpha * _sum_tap_family(taps, n, TAP_G_R, offs_t, offs_c, mask,
+                                     tiles, C, FAMILIES, BLOCK_C)
+    if BATCH_STATS:
+        c1 = tl.load(
+            grad_coefs + GRAD_COEF_1 * C + offs_c, mask=mask_c,
+            other=0.)[None, :]
+        co = tl.load(
+            grad_coefs + GRAD_COEF_O * C + offs_c, mask=mask_c,
+            other=0.)[None, :]
+        grad_x += c1 * _sum_tap_family(taps, n, TAP_X, offs_t, offs_c, mask,
+                                       tiles, C, FAMILIES, BLOCK_C)
+        grad_x += co * _sum_tap_family(taps, n, TAP_O_X, offs_t, offs_c,
+                                       mask, tiles, C, FAMILIES, BLOCK_C)
+        grad_r += c1 * _sum_tap_family(taps, n, TAP_R, offs_t, offs_c, mask,
+                                       tiles, C, FAMILIES, BLOCK_C)
+        grad_r += co * _sum_tap_family(taps, n, TAP_O_R, offs_t, offs_c,
+                                       mask, tiles, C, FAMILIES, BLOCK_C)
+    dst = (n * 9 + offs_t)[:, None] * C + offs_c[None, :]
+    tl.store(dkx + dst, grad_x, mask=mask)
+    tl.store(dkr + dst, grad_r, mask=mask)
+
+
+@triton.jit
+def _input_grads_kernel(g, o, x, r, scale, coefs, grad_coefs, kx, kr,
+                        pooled_grad, dx, dr, C, H, W, stride_n, stride_c,
+                        stride_p, inv_hw, BATCH_STATS: tl.constexpr,
+                        PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
+                        BLOCK_C: tl.constexpr):
+    """``dx``, ``dr`` on one tile, each written once, from ``do = alpha g'
+    (+ coef_1 + coef_o o)`` at the 3x3 neighbourhood (the transposed
+    convolutions), the residual and the means' gradients ``pooled_grad``
+    ``[N, 2, C]``. Grid ``(tiles, channel blocks, N)``."""
+    n = tl.program_id(2).to(tl.int64)
+    offs_c, mask_c = _channels(C, BLOCK_C)
+    offs_p, h, w, mask_p = _positions(tl.program_id(0), H, W, BLOCK_P)
+    base = n * stride_n
+    cg = tl.load(
+        coefs + COEF_ALPHA * C + offs_c, mask=mask_c,
+        other=0.)[None, :] * tl.load(scale + n)
+    if BATCH_STATS:
+        c1 = tl.load(
+            grad_coefs + GRAD_COEF_1 * C + offs_c, mask=mask_c,
+            other=0.)[None, :]
+        co = tl.load(
+            grad_coefs + GRAD_COEF_O * C + offs_c, mask=mask_c,
+            other=0.)[None, :]
     gx = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     gr = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     for t in tl.static_range(9):
-        hh, ww = h + (1 - t // 3), w + (1 - t % 3)
-        do = _load(g, n, hh, ww, offs_c, mask_p, mask_c, H, W, sgn, sgc, sgh,
-                   sgw) * cg[None, :]
+        dh, dw = 1 - t // 3, 1 - t % 3
+        do = _load(g, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H,
+                   W, stride_c, stride_p) * cg
         if BATCH_STATS:
+            hh, ww = h + dh, w + dw
             inside = mask_p & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-            do += tl.where(inside[:, None], c1[None, :],
-                           0.) + _load(o, n, hh, ww, offs_c, mask_p, mask_c, H,
-                                       W, son, soc, soh, sow) * co[None, :]
-        k = (n * C + offs_c) * 9 + t
-        gx += do * tl.load(kx + k, mask=mask_c, other=0.)[None, :]
-        gr += do * tl.load(kr + k, mask=mask_c, other=0.)[None, :]
+            do += tl.where(inside[:, None], c1, 0.) + _load(
+                o, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
+                stride_c, stride_p) * co
+        gx += do * _kernel_tap(kx, n, t, offs_c, mask_c, C)
+        gr += do * _kernel_tap(kr, n, t, offs_c, mask_c, C)
     px = tl.load(pooled_grad + 2 * n * C + offs_c, mask=mask_c, other=0.)
     pr = tl.load(pooled_grad + (2 * n + 1) * C + offs_c, mask=mask_c, other=0.)
-    gx += px[None, :] * inv_hw + _load(g, n, h, w, offs_c, mask_p, mask_c, H,
-                                       W, sgn, sgc, sgh, sgw)
+    gx += px[None, :] * inv_hw + _load(g, base, offs_p, h, w, 0, 0, offs_c,
+                                       mask_p, mask_c, H, W, stride_c,
+                                       stride_p)
     gr += pr[None, :] * inv_hw
     if PRE_ACT:  # through x = relu(z + r): the gradient of z, added to r's
-        s = _load(x, n, h, w, offs_c, mask_p, mask_c, H, W, sxn, sxc, sxh,
-                  sxw) + _load(r, n, h, w, offs_c, mask_p, mask_c, H, W, srn,
-                               src, srh, srw)
+        s = _load(x, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c, H, W,
+                  stride_c, stride_p) + _load(r, base, offs_p, h, w, 0, 0,
+                                              offs_c, mask_p, mask_c, H, W,
+                                              stride_c, stride_p)
         gx = tl.where(s > 0, gx, 0.)
         gr += gx
-    mask = mask_p[:, None] & mask_c[None, :]
-    tl.store(
-        dx + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
-        gx.to(dx.dtype.element_ty),
-        mask=mask)
-    tl.store(
-        dr + _offsets(n, h, w, offs_c, sdn, sdc, sdh, sdw),
-        gr.to(dr.dtype.element_ty),
-        mask=mask)
+    _store(dx, gx, base, offs_p, offs_c, mask_p, mask_c, stride_c, stride_p)
+    _store(dr, gr, base, offs_p, offs_c, mask_p, mask_c, stride_c, stride_p)
+
+
+@triton.jit
+def _sum_rows(sums, c, mask, rows, C, row: tl.constexpr):
+    """``sums[:, row, c].sum(0)`` of partial sums ``[R, 2, C]``, adding the
+    rows in order."""
+    total = tl.load(sums + row * C + c, mask=mask, other=0.)
+    for i in range(1, rows):
+        total += tl.load(sums + (i * 2 + row) * C + c, mask=mask, other=0.)
+    return total
 
 
 @triton.jit
 def _norm_coefficients_kernel(sums, weight, bias, running_mean, running_var,
-                              out, C, inv_count, unbiased, eps, momentum,
-                              BATCH_STATS: tl.constexpr, UPDATE: tl.constexpr,
-                              HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
-                              BLOCK: tl.constexpr):
+                              out, C, rows, inv_count, unbiased, eps,
+                              momentum, BATCH_STATS: tl.constexpr,
+                              UPDATE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+                              HAS_BIAS: tl.constexpr, BLOCK: tl.constexpr):
+    """The norm's coefficients ``[4, C]`` (``COEF_*``) from the partial sums
+    of :func:`_output_sums_kernel` (updating the running statistics) or
+    from the running statistics."""
     c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = c < C
     if BATCH_STATS:
-        mean = tl.load(sums + c, mask=mask, other=0.) * inv_count
-        var = tl.load(sums + C + c, mask=mask, other=0.) * inv_count
+        mean = _sum_rows(sums, c, mask, rows, C, SUM_FIRST) * inv_count
+        var = _sum_rows(sums, c, mask, rows, C, SUM_SECOND) * inv_count
         var = tl.where(var > mean * mean, var - mean * mean, 0.)
         if UPDATE:  # running += momentum * (batch - running)
             rm = tl.load(running_mean + c, mask=mask, other=0.)
@@ -332,33 +468,103 @@ def _norm_coefficients_kernel(sums, weight, bias, running_mean, running_var,
     shift = -mean * alpha
     if HAS_BIAS:
         shift += tl.load(bias + c, mask=mask, other=0.).to(tl.float32)
-    tl.store(out + c, mean, mask=mask)
-    tl.store(out + C + c, inv_std, mask=mask)
-    tl.store(out + 2 * C + c, alpha, mask=mask)
-    tl.store(out + 3 * C + c, shift, mask=mask)
+    tl.store(out + COEF_MEAN * C + c, mean, mask=mask)
+    tl.store(out + COEF_INV_STD * C + c, inv_std, mask=mask)
+    tl.store(out + COEF_ALPHA * C + c, alpha, mask=mask)
+    tl.store(out + COEF_SHIFT * C + c, shift, mask=mask)
 
 
 @triton.jit
-def _norm_grad_coefficients_kernel(grad_sums, coefs, out, C, inv_count,
+def _norm_grad_coefficients_kernel(grad_sums, coefs, out, C, rows, inv_count,
                                    BATCH_STATS: tl.constexpr,
                                    BLOCK: tl.constexpr):
+    """The norm's gradient coefficients ``[4, C]`` (``GRAD_*``) from the
+    partial sums ``[sum g', sum g' o]`` of :func:`_grad_reduce_kernel`."""
     c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = c < C
-    s_g = tl.load(grad_sums + c, mask=mask, other=0.)
-    s_go = tl.load(grad_sums + C + c, mask=mask, other=0.)
-    mean = tl.load(coefs + c, mask=mask, other=0.)
-    inv_std = tl.load(coefs + C + c, mask=mask, other=0.)
-    alpha = tl.load(coefs + 2 * C + c, mask=mask, other=0.)
+    s_g = _sum_rows(grad_sums, c, mask, rows, C, SUM_FIRST)
+    s_go = _sum_rows(grad_sums, c, mask, rows, C, SUM_SECOND)
+    mean = tl.load(coefs + COEF_MEAN * C + c, mask=mask, other=0.)
+    inv_std = tl.load(coefs + COEF_INV_STD * C + c, mask=mask, other=0.)
+    alpha = tl.load(coefs + COEF_ALPHA * C + c, mask=mask, other=0.)
     grad_weight = inv_std * (s_go - mean * s_g)
-    tl.store(out + c, grad_weight, mask=mask)
-    tl.store(out + C + c, s_g, mask=mask)
-    if BATCH_STATS:  # do = alpha * g + coef_1 + coef_o * o
+    tl.store(out + GRAD_WEIGHT * C + c, grad_weight, mask=mask)
+    tl.store(out + GRAD_BIAS * C + c, s_g, mask=mask)
+    coef_1 = tl.full((BLOCK, ), 0., tl.float32)
+    coef_o = tl.full((BLOCK, ), 0., tl.float32)
+    if BATCH_STATS:  # do = alpha * g' + coef_1 + coef_o * o
         coef_o = -alpha * inv_std * grad_weight * inv_count
-        tl.store(
-            out + 2 * C + c,
-            -alpha * s_g * inv_count - coef_o * mean,
-            mask=mask)
-        tl.store(out + 3 * C + c, coef_o, mask=mask)
+        coef_1 = -alpha * s_g * inv_count - coef_o * mean
+    tl.store(out + GRAD_COEF_1 * C + c, coef_1, mask=mask)
+    tl.store(out + GRAD_COEF_O * C + c, coef_o, mask=mask)
+
+
+# Launchers: one function per kernel, called by the custom ops of
+# .dla_light_ops. Every kernel is launched through `launch`.
+
+
+def launch(kernel: triton.runtime.jit.JITFunction, grid: Tuple[int, ...],
+           *args, **constexprs) -> None:
+    """Launch ``kernel`` on ``grid`` (the single launch point of this
+    module)."""
+    kernel[grid](*args, **constexprs)
+
+
+def in_layout_of(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` with the strides of ``x`` (a copy only where they differ)."""
+    if t.stride() == x.stride():
+        return t
+    return torch.empty_like(x, dtype=t.dtype).copy_(t)
+
+
+def layout(x: torch.Tensor) -> Tuple[int, int, int]:
+    """``(stride_n, stride_c, stride_p)`` of a dense ``[N, C, H, W]``
+    tensor, whose positions ``p = h * W + w`` lie ``stride_p`` apart."""
+    n, c, h, w = x.shape
+    stride_p = x.stride(3) if w > 1 else x.stride(2)
+    if h > 1 and w > 1 and x.stride(2) != w * x.stride(3):
+        raise ValueError(f'not a dense NCHW or channels_last tensor: '
+                         f'strides {x.stride()} for shape {tuple(x.shape)}.')
+    return x.stride(0), x.stride(1), stride_p
+
+
+def _full_size_grid(x: torch.Tensor, config: TileConfig) -> Tuple[int, ...]:
+    tiles, channel_blocks = tile_grid(x, config)
+    return tiles, channel_blocks, x.shape[0]
+
+
+def spatial_means(x: torch.Tensor, r: torch.Tensor,
+                  pre_activation: bool) -> torch.Tensor:
+    """``[N, 2, C]`` fp32: the spatial means of ``x`` and ``r``."""
+    n, c, h, w = x.shape
+    r = in_layout_of(r, x)
+    config = tile_config(x)
+    splits, per_split = position_splits(x, config)
+    partial = x.new_empty((n, splits, 2, c) if splits > 1 else (n, 2, c),
+                          dtype=torch.float32)
+    launch(
+        _spatial_means_kernel, (splits, tile_grid(x, config).channel_blocks,
+                                n),
+        x, r, partial, c, h, w, *layout(x), per_split, 1.0 / (h * w),
+        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
+        BLOCK_C=config.block_c, num_warps=config.num_warps)
+    return partial.sum(1) if splits > 1 else partial
+
+
+def output_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
+                kr: torch.Tensor, pre_activation: bool) -> torch.Tensor:
+    """Partial sums ``[R, 2, C]`` of ``o`` and ``o ** 2``."""
+    n, c, h, w = x.shape
+    r = in_layout_of(r, x)
+    config = tile_config(x)
+    splits, per_split = position_splits(x, config)
+    partial = x.new_empty((n * splits, 2, c), dtype=torch.float32)
+    launch(
+        _output_sums_kernel, (splits, tile_grid(x, config).channel_blocks, n),
+        x, r, kx, kr, partial, c, h, w, *layout(x), per_split,
+        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
+        BLOCK_C=config.block_c, num_warps=config.num_warps)
+    return partial
 
 
 def norm_coefficients(sums: Optional[torch.Tensor],
@@ -367,238 +573,105 @@ def norm_coefficients(sums: Optional[torch.Tensor],
                       running_mean: Optional[torch.Tensor],
                       running_var: Optional[torch.Tensor], count: int,
                       eps: float, momentum: float, out: torch.Tensor) -> None:
+    """Fill ``out`` ``[4, C]`` (``COEF_*`` rows), see
+    :func:`_norm_coefficients_kernel`."""
     c = out.shape[1]
     batch_stats = sums is not None
 
     def ptr(t: Optional[torch.Tensor]) -> torch.Tensor:
         return out if t is None else t  # absent: not read
 
-    _norm_coefficients_kernel[(triton.cdiv(c, 256), )](
-        ptr(sums),
-        ptr(weight),
-        ptr(bias),
-        ptr(running_mean),
-        ptr(running_var),
-        out,
-        c,
-        1.0 / count,
-        count / max(count - 1, 1),
-        eps,
-        momentum,
+    launch(
+        _norm_coefficients_kernel, (triton.cdiv(c, VECTOR_BLOCK), ),
+        ptr(sums), ptr(weight), ptr(bias), ptr(running_mean),
+        ptr(running_var), out, c, sums.shape[0] if batch_stats else 0,
+        1.0 / count, count / max(count - 1, 1), eps, momentum,
         BATCH_STATS=batch_stats,
         UPDATE=batch_stats and running_mean is not None,
-        HAS_WEIGHT=weight is not None,
-        HAS_BIAS=bias is not None,
-        BLOCK=256)
+        HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
+        BLOCK=VECTOR_BLOCK)
 
 
 def norm_grad_coefficients(grad_sums: torch.Tensor, coefs: torch.Tensor,
                            count: int, batch_stats: bool,
                            out: torch.Tensor) -> None:
-    c = grad_sums.shape[1]
-    _norm_grad_coefficients_kernel[(triton.cdiv(c, 256), )](
-        grad_sums,
-        coefs,
-        out,
-        c,
-        1.0 / count,
-        BATCH_STATS=batch_stats,
-        BLOCK=256)
-
-
-def _launch(kernel, x: torch.Tensor, *args, **constexprs) -> None:
-    """Run ``kernel`` over the tiles of ``x`` ``[N, C, H, W]``."""
-    n, c, h, w = x.shape
-    grid = (triton.cdiv(h * w, BLOCK_P), triton.cdiv(c, BLOCK_C), n)
-    kernel[grid](
-        *args,
-        BLOCK_P=BLOCK_P,
-        BLOCK_C=BLOCK_C,
-        num_warps=NUM_WARPS,
-        **constexprs)
-
-
-def spatial_means(x: torch.Tensor, r: torch.Tensor,
-                  pre_activation: bool) -> torch.Tensor:
-    n, c, h, w = x.shape
-    out = torch.zeros(n, 2, c, device=x.device, dtype=torch.float32)
-    _launch(
-        _spatial_means_kernel,
-        x,
-        x,
-        r,
-        out,
-        n,
-        c,
-        h,
-        w,
-        1.0 / (h * w),
-        *x.stride(),
-        *r.stride(),
-        PRE_ACT=pre_activation)
-    return out
-
-
-def output_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
-                kr: torch.Tensor, pre_activation: bool) -> torch.Tensor:
-    n, c, h, w = x.shape
-    out = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    _launch(
-        _output_sums_kernel,
-        x,
-        x,
-        r,
-        kx,
-        kr,
-        out,
-        n,
-        c,
-        h,
-        w,
-        *x.stride(),
-        *r.stride(),
-        PRE_ACT=pre_activation)
-    return out
+    """Fill ``out`` ``[4, C]`` (``GRAD_*`` rows), see
+    :func:`_norm_grad_coefficients_kernel`."""
+    c = coefs.shape[1]
+    launch(
+        _norm_grad_coefficients_kernel, (triton.cdiv(c, VECTOR_BLOCK), ),
+        grad_sums, coefs, out, c, grad_sums.shape[0], 1.0 / count,
+        BATCH_STATS=batch_stats, BLOCK=VECTOR_BLOCK)
 
 
 def epilogue(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
              kr: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
              scale: torch.Tensor, pre_activation: bool,
              y: torch.Tensor) -> None:
+    """Write ``y = x + scale[n] * (alpha * o + beta)`` (``y`` in ``x``'s
+    layout)."""
     n, c, h, w = x.shape
-    _launch(
-        _epilogue_kernel,
-        x,
-        x,
-        r,
-        kx,
-        kr,
-        alpha,
-        beta,
-        scale,
-        y,
-        n,
-        c,
-        h,
-        w,
-        *x.stride(),
-        *r.stride(),
-        *y.stride(),
-        PRE_ACT=pre_activation)
+    config = tile_config(x)
+    launch(
+        _epilogue_kernel, _full_size_grid(x, config), x, in_layout_of(r, x),
+        kx, kr, alpha, beta, scale, y, c, h, w, *layout(x),
+        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
+        BLOCK_C=config.block_c, num_warps=config.num_warps)
 
 
 def grad_reduce(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
                 kx: torch.Tensor, kr: torch.Tensor, scale: torch.Tensor,
-                pre_activation: bool,
+                batch_stats: bool, pre_activation: bool,
                 o: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The backward reduction: partial sums ``[R, 2, C]`` and tap sums
+    ``[R, F * 9, C]``; under ``batch_stats`` writes ``o`` (``x``'s
+    layout)."""
     n, c, h, w = x.shape
-    sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    taps = torch.zeros(n, c, 54, device=x.device, dtype=torch.float32)
-    _launch(
-        _grad_reduce_kernel,
-        x,
-        grad,
-        x,
-        r,
-        kx,
-        kr,
-        scale,
-        o,
-        sums,
-        taps,
-        n,
-        c,
-        h,
-        w,
-        *grad.stride(),
-        *x.stride(),
-        *r.stride(),
-        *o.stride(),
-        PRE_ACT=pre_activation)
+    config = tile_config(x)
+    rows = grad_reduce_rows(x)
+    sums = x.new_empty((rows, 2, c), dtype=torch.float32)
+    taps = x.new_empty((rows, tap_families(batch_stats) * TAPS, c),
+                       dtype=torch.float32)
+    launch(
+        _grad_reduce_kernel, _full_size_grid(x, config),
+        in_layout_of(grad, x), x, in_layout_of(r, x), kx, kr, scale,
+        o if batch_stats else x, sums, taps, c, h, w, *layout(x),
+        BATCH_STATS=batch_stats, PRE_ACT=pre_activation,
+        BLOCK_P=config.block_p, BLOCK_C=config.block_c,
+        num_warps=config.reduce_warps)
     return sums, taps
 
 
-def kernel_grads_from_taps(taps: torch.Tensor, coef_g: torch.Tensor,
-                           coef_1: torch.Tensor, coef_o: torch.Tensor,
-                           dkx: torch.Tensor, dkr: torch.Tensor) -> None:
-    n, c = taps.shape[:2]
-    _kernel_grads_from_taps_kernel[(triton.cdiv(n * c, 256), )](
-        taps, coef_g, coef_1, coef_o, dkx, dkr, n * c, c, BLOCK=256)
-
-
-def kernel_grads(
-        grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
-        kr: torch.Tensor, scale: torch.Tensor, coef_g: torch.Tensor,
-        sum_affine: bool, pre_activation: bool
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    n, c, h, w = x.shape
-    dkx = torch.zeros_like(kx)
-    dkr = torch.zeros_like(kr)
-    sums = torch.zeros(2, c, device=x.device, dtype=torch.float32)
-    _launch(
-        _kernel_grads_kernel,
-        x,
-        grad,
-        x,
-        r,
-        kx,
-        kr,
-        scale,
-        coef_g,
-        dkx,
-        dkr,
-        sums,
-        n,
-        c,
-        h,
-        w,
-        *grad.stride(),
-        *x.stride(),
-        *r.stride(),
-        SUM_AFFINE=sum_affine,
-        PRE_ACT=pre_activation)
-    return dkx, dkr, sums
+def kernel_grads(taps: torch.Tensor, coefs: torch.Tensor,
+                 grad_coefs: Optional[torch.Tensor], batch: int,
+                 dkx: torch.Tensor, dkr: torch.Tensor) -> None:
+    """Write ``dkx``, ``dkr`` ``[N, 9, C]`` from the tap sums of
+    :func:`grad_reduce` of a batch of ``batch`` samples (with
+    ``grad_coefs``: under batch statistics)."""
+    c = coefs.shape[1]
+    block_c = min(64, next_power_of_2(c))
+    batch_stats = grad_coefs is not None
+    launch(
+        _kernel_grads_kernel, (1, triton.cdiv(c, block_c), batch), taps,
+        coefs, coefs if grad_coefs is None else grad_coefs, dkx, dkr, c,
+        taps.shape[0] // batch, BATCH_STATS=batch_stats, BLOCK_C=block_c)
 
 
 def input_grads(grad: torch.Tensor, o: Optional[torch.Tensor],
-                scale: torch.Tensor, coef_g: torch.Tensor,
-                coef_1: Optional[torch.Tensor], coef_o: Optional[torch.Tensor],
+                x: torch.Tensor, r: torch.Tensor, scale: torch.Tensor,
+                coefs: torch.Tensor, grad_coefs: Optional[torch.Tensor],
                 kx: torch.Tensor, kr: torch.Tensor, pooled_grad: torch.Tensor,
-                x: Optional[torch.Tensor], r: Optional[torch.Tensor],
-                dx: torch.Tensor, dr: torch.Tensor) -> None:
-    n, c, h, w = grad.shape
-    batch_stats, pre_activation = o is not None, x is not None
-    # stand-ins for what is not read
-    o = grad if o is None else o
-    coef_1 = coef_g if coef_1 is None else coef_1
-    coef_o = coef_g if coef_o is None else coef_o
-    x = grad if x is None else x
-    r = grad if r is None else r
-    _launch(
-        _input_grads_kernel,
-        grad,
-        grad,
-        o,
-        scale,
-        coef_g,
-        coef_1,
-        coef_o,
-        kx,
-        kr,
-        pooled_grad,
-        x,
-        r,
-        dx,
-        dr,
-        n,
-        c,
-        h,
-        w,
-        1.0 / (h * w),
-        *grad.stride(),
-        *o.stride(),
-        *x.stride(),
-        *r.stride(),
-        *dx.stride(),
-        BATCH_STATS=batch_stats,
-        PRE_ACT=pre_activation)
+                pre_activation: bool, dx: torch.Tensor,
+                dr: torch.Tensor) -> None:
+    """Write ``dx``, ``dr`` (``x``'s layout); ``o`` and ``grad_coefs``
+    under batch statistics."""
+    n, c, h, w = x.shape
+    config = tile_config(x)
+    batch_stats = grad_coefs is not None
+    launch(
+        _input_grads_kernel, _full_size_grid(x, config), in_layout_of(grad, x),
+        o if batch_stats else x, x, in_layout_of(r, x), scale, coefs,
+        coefs if grad_coefs is None else grad_coefs, kx, kr, pooled_grad, dx,
+        dr, c, h, w, *layout(x), 1.0 / (h * w), BATCH_STATS=batch_stats,
+        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
+        BLOCK_C=config.block_c, num_warps=config.num_warps)

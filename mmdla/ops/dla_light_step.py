@@ -20,7 +20,7 @@ the means, the state and the parameters, then one pass that writes the
 gradients of ``x`` and ``r``, each once (the residual, the two convolutions
 and the means' broadcasts together).
 """
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -28,8 +28,10 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .dla_light_ops import (epilogue, grad_reduce, input_grads, kernel_grads,
-                            kernel_grads_from_taps, norm_coefficients,
-                            norm_grad_coefficients, output_sums, spatial_means)
+                            norm_coefficient_rows, norm_coefficients,
+                            norm_grad_coefficient_rows, norm_grad_coefficients,
+                            output_sums, spatial_means)
+from .dla_light_tiles import TAPS
 
 KernelsFn = Callable[..., Sequence[Tensor]]
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -62,14 +64,23 @@ def fused_step_supported(x: Tensor, r: Tensor, norm: nn.Module) -> bool:
             and x.dtype in FUSED_DTYPES and dense(x) and dense(r))
 
 
+# Device types on which ``fused='auto'`` takes the fused step: those where
+# a measurement showed it faster than the PyTorch path. On an H200 (torch
+# 2.11, Triton 3.6, 2026-12-04) it trained DLA-L ResNet-50 at 0.195x of
+# ResNet-50 against 0.27x for the PyTorch path, so none yet; the next GPU
+# measurement (tools/analysis_tools/benchmark_backbone.py --fused
+# auto,true,false) decides. The meta device traces what CUDA would run.
+AUTO_FUSED_DEVICES: Tuple[str, ...] = ()
+
+
 def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
     """Resolve a module's ``fused`` option for one call.
 
-    ``'auto'`` takes the fused step for CUDA tensors (with Triton
-    installed) and for tensors on the ``meta`` device (shape tracing, where
-    only the ops' fake implementations run), ``True`` for any device (e.g.
-    CPU tensors under ``TRITON_INTERPRET=1``), ``False`` never. Either
-    needs :func:`fused_step_supported`, and neither applies while
+    ``True`` takes the fused step on any device (CUDA, or CPU tensors under
+    ``TRITON_INTERPRET=1``), ``False`` never, ``'auto'`` where it was
+    measured faster than the PyTorch path (:data:`AUTO_FUSED_DEVICES`; the
+    ``meta`` device follows CUDA). Either needs
+    :func:`fused_step_supported`, and neither applies while
     ``torch.compile`` traces (Inductor fuses the PyTorch path itself; the
     fused step's backward runs autograd over its dense part).
     """
@@ -78,8 +89,11 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
     if (fused is False or torch.compiler.is_compiling()
             or not fused_step_supported(x, r, norm)):
         return False
-    return fused is True or x.device.type == 'meta' or (
-        x.device.type == 'cuda' and _triton_available())
+    if fused is True:
+        return True
+    device = 'cuda' if x.device.type == 'meta' else x.device.type
+    return device in AUTO_FUSED_DEVICES and (device != 'cuda'
+                                             or _triton_available())
 
 
 def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
@@ -93,30 +107,46 @@ def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
     return norm.momentum
 
 
-def _flat_kernels(k: Tensor, n: int, c: int) -> Tensor:
-    """``[N or 1, C, 3, 3]`` -> contiguous fp32 ``[N, C, 9]``."""
-    return k.float().reshape(-1, c, 9).expand(n, c, 9).contiguous()
+def _tap_major_kernels(k: Tensor, n: int, c: int) -> Tensor:
+    """``[N or 1, C, 3, 3]`` -> contiguous fp32 ``[N, 9, C]`` (the layout
+    of the kernels' taps in :mod:`.dla_light_ops`)."""
+    return k.float().reshape(-1, c, TAPS).transpose(1, 2).expand(
+        n, TAPS, c).contiguous()
+
+
+class _StepSpec(NamedTuple):
+    """What :class:`_FusedLightStep` needs besides its tensors."""
+    kernels_fn: KernelsFn
+    norm: nn.BatchNorm2d
+    num_state: int
+    build_graph: bool
+    pre_activation: bool
+
+
+# The tensors of ``_FusedLightStep.apply(spec, *TENSOR_ARGS, *state,
+# *params)``, named for ``ctx.needs_input_grad``.
+TENSOR_ARGS = ('x', 'r', 'scale', 'weight', 'bias')
 
 
 class _FusedLightStep(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, kernels_fn: KernelsFn, norm: nn.BatchNorm2d,
-                num_state: int, build_graph: bool, pre_act: bool, x: Tensor,
-                r: Tensor, scale: Tensor, weight: Optional[Tensor],
-                bias: Optional[Tensor], *tensors: Tensor):
+    def forward(ctx, spec: _StepSpec, x: Tensor, r: Tensor, scale: Tensor,
+                weight: Optional[Tensor], bias: Optional[Tensor],
+                *tensors: Tensor):
         n, c, h, w = x.shape
-        state = tensors[:num_state]
+        norm, pre_act = spec.norm, spec.pre_activation
+        state = tensors[:spec.num_state]
         pooled = spatial_means(x, r, pre_act)
         # the dense [N, C] part in fp32: no casts around its tiny products
         autocast_off = torch.autocast(
             'cuda' if x.is_cuda else 'cpu', enabled=False)
-        with torch.set_grad_enabled(build_graph), autocast_off:
+        with torch.set_grad_enabled(spec.build_graph), autocast_off:
             pooled_in = pooled.detach().requires_grad_()
             state_in = tuple(s.detach().requires_grad_(s.requires_grad)
                              for s in state)
-            kx, kr, *new_state = kernels_fn(pooled_in, *state_in)
-            kx, kr = _flat_kernels(kx, n, c), _flat_kernels(kr, n, c)
+            kx, kr, *new_state = spec.kernels_fn(pooled_in, *state_in)
+            kx, kr = _tap_major_kernels(kx, n, c), _tap_major_kernels(kr, n, c)
         batch_stats = norm.training or norm.running_mean is None
         count = n * h * w
         sums, momentum = None, None
@@ -129,13 +159,13 @@ class _FusedLightStep(torch.autograd.Function):
                                   norm.running_mean if running else None,
                                   norm.running_var if running else None, c,
                                   count, norm.eps, momentum or 0.0)
-        y = epilogue(x, r, kx.detach(), kr.detach(), coefs[2], coefs[3], scale,
-                     pre_act)
+        rows = norm_coefficient_rows(coefs)
+        y = epilogue(x, r, kx.detach(), kr.detach(), rows.alpha, rows.shift,
+                     scale, pre_act)
         ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, coefs)
         ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
-        ctx.tiny_params = tensors[num_state:]
+        ctx.tiny_params = tensors[spec.num_state:]
         ctx.batch_stats, ctx.count, ctx.pre_act = batch_stats, count, pre_act
-        ctx.channels_last = not x.is_contiguous()
         ctx.param_dtypes = (None if weight is None else weight.dtype,
                             None if bias is None else bias.dtype)
         return (y, *(s.detach() for s in new_state))
@@ -146,20 +176,17 @@ class _FusedLightStep(torch.autograd.Function):
         x, r, kx, kr, scale, coefs = ctx.saved_tensors
         pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
         del ctx.tiny_graph
-        alpha, pre_act = coefs[2], ctx.pre_act
-        o = coef_1 = coef_o = None
-        if ctx.batch_stats:
-            o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, pre_act)
-            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, True)
-            coef_1, coef_o = norm_grads[2], norm_grads[3]
-            dkx, dkr = kernel_grads_from_taps(taps, alpha, coef_1, coef_o)
-        else:
-            sum_affine = any(ctx.needs_input_grad[8:10])
-            dkx, dkr, sums = kernel_grads(grad_y, x, r, kx, kr, scale, alpha,
-                                          sum_affine, pre_act)
-            norm_grads = norm_grad_coefficients(sums, coefs, ctx.count, False)
+        batch_stats, pre_act = ctx.batch_stats, ctx.pre_act
+        needs = dict(zip(('spec', ) + TENSOR_ARGS, ctx.needs_input_grad))
+        o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, batch_stats,
+                                    pre_act)
+        grad_coefs = norm_grad_coefficients(sums, coefs, ctx.count,
+                                            batch_stats)
+        batch_coefs = grad_coefs if batch_stats else None
+        dkx, dkr = kernel_grads(taps, coefs, batch_coefs, x.shape[0])
         # the tiny graph: kernels and new state -> means, state, parameters
-        params = ctx.needs_input_grad[10 + len(state_in):]
+        rest = ctx.needs_input_grad[1 + len(TENSOR_ARGS):]
+        params = rest[len(state_in):]
         outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
         for s, g in zip(new_state, grad_state):
             if s.requires_grad:
@@ -172,19 +199,20 @@ class _FusedLightStep(torch.autograd.Function):
         pooled_grad = tiny_grads[0]
         if pooled_grad is None:
             pooled_grad = torch.zeros_like(pooled_in)
-        rest = iter(tiny_grads[1:])
+        tiny_rest = iter(tiny_grads[1:])
         state_grads = [
-            next(rest) if s.requires_grad else None for s in state_in
+            next(tiny_rest) if s.requires_grad else None for s in state_in
         ]
-        param_grads = [next(rest) if need else None for need in params]
-        dx, dr = input_grads(grad_y, o, scale, alpha, coef_1, coef_o, kx, kr,
-                             pooled_grad, x if pre_act else None,
-                             r if pre_act else None, ctx.channels_last)
+        param_grads = [next(tiny_rest) if need else None for need in params]
+        dx, dr = input_grads(grad_y, o if batch_stats else None, x, r, scale,
+                             coefs, batch_coefs, kx, kr, pooled_grad, pre_act)
+        norm_grads = norm_grad_coefficient_rows(grad_coefs)
         weight_dtype, bias_dtype = ctx.param_dtypes
-        return (None, None, None, None, None, dx, dr, None, None
-                if weight_dtype is None else norm_grads[0].to(weight_dtype),
-                None if bias_dtype is None else norm_grads[1].to(bias_dtype),
-                *state_grads, *param_grads)
+        grad_weight = (norm_grads.weight.to(weight_dtype)
+                       if needs['weight'] else None)
+        grad_bias = norm_grads.bias.to(bias_dtype) if needs['bias'] else None
+        return (None, dx, dr, None, grad_weight, grad_bias, *state_grads,
+                *param_grads)
 
 
 def fused_light_step(
@@ -237,8 +265,9 @@ def fused_light_step(
         sample_scale = torch.ones(n, device=x.device)
     state, params = tuple(state), tuple(params)
     build_graph = torch.is_grad_enabled()
-    y, *new_state = _FusedLightStep.apply(kernels_fn, norm, len(state),
-                                          build_graph, pre_activation, x, r,
-                                          sample_scale.float(), norm.weight,
-                                          norm.bias, *state, *params)
+    spec = _StepSpec(kernels_fn, norm, len(state), build_graph,
+                     pre_activation)
+    y, *new_state = _FusedLightStep.apply(spec, x, r, sample_scale.float(),
+                                          norm.weight, norm.bias, *state,
+                                          *params)
     return y, tuple(new_state)

@@ -6,7 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from mmdla.ops import fused_light_step, fused_step_supported, use_fused_step
+from mmdla.ops import (dla_light_step, fused_light_step, fused_step_supported,
+                       use_fused_step)
 
 
 class TinyGates(nn.Module):
@@ -79,6 +80,10 @@ CASES = [
     (2, 37, 9, 9, torch.bfloat16, True, True, True, True),
     (2, 6, 5, 3, torch.bfloat16, False, False, False, False),
     (1, 4, 3, 3, torch.float16, True, False, True, False),
+    # several tiles and channel blocks: NCHW tiles of 128 positions by 16
+    # channels, channels_last tiles of 64 positions by up to 64 channels
+    (2, 20, 12, 13, torch.float32, False, True, True, False),
+    (3, 70, 9, 10, torch.float32, True, False, False, True),
 ]
 
 
@@ -213,13 +218,18 @@ def test_fused_step_on_meta_device():
     assert dvalue.shape == gates.value.shape
 
 
-def test_use_fused_step_rule():
+def test_use_fused_step_rule(monkeypatch):
     x = torch.empty(2, 8, 4, 4)
     bn = nn.BatchNorm2d(8)
-    # 'auto': not on the CPU, always on the meta device
-    assert not use_fused_step('auto', x, x, bn)
     meta = x.to('meta')
+    # 'auto': the PyTorch path until a measurement shows the fused step
+    # faster on a device; the meta device follows CUDA
+    assert dla_light_step.AUTO_FUSED_DEVICES == ()
+    assert not use_fused_step('auto', x, x, bn)
+    assert not use_fused_step('auto', meta, meta, bn)
+    monkeypatch.setattr(dla_light_step, 'AUTO_FUSED_DEVICES', ('cuda', ))
     assert use_fused_step('auto', meta, meta, bn)
+    assert not use_fused_step('auto', x, x, bn)
     assert use_fused_step(True, x, x, bn)
     assert not use_fused_step(False, meta, meta, bn)
     # uncovered norms, dtypes and layouts take the PyTorch path
@@ -249,7 +259,7 @@ def test_epilogue_op_autograd_and_fake(interpreted_kernels):
     x, r = (
         torch.randn(n, c, h, w).to(memory_format=torch.channels_last)
         for _ in range(2))
-    kx, kr = torch.randn(n, c, 9), torch.randn(n, c, 9)
+    kx, kr = torch.randn(n, 9, c), torch.randn(n, 9, c)  # tap-major
     alpha, beta, scale = torch.randn(c), torch.randn(c), torch.tensor(
         [0.5, 2.])
     inputs = [t.requires_grad_() for t in (x, r, kx, kr, alpha, beta)]
@@ -268,7 +278,7 @@ def test_epilogue_op_autograd_and_fake(interpreted_kernels):
     def conv(t, k):
         return F.conv2d(
             t.reshape(1, n * c, h, w),
-            k.reshape(n * c, 1, 3, 3),
+            k.transpose(1, 2).reshape(n * c, 1, 3, 3),
             padding=1,
             groups=n * c).view(n, c, h, w)
 
@@ -278,4 +288,62 @@ def test_epilogue_op_autograd_and_fake(interpreted_kernels):
     ref_grads = torch.autograd.grad(ref_y, ref_inputs, grad_y)
     torch.testing.assert_close(y, ref_y)
     for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def run_step(x, r, training=True, seed=3):
+    """Outputs, gradients and running statistics of one fused step with
+    seeded gates, state and norm."""
+    torch.manual_seed(seed)
+    n, c = x.shape[:2]
+    gates = TinyGates(c)
+    state = torch.randn(n, c, requires_grad=True)
+    norm = make_norm(c, training)
+    x, r = x.detach().requires_grad_(), r.detach().requires_grad_()
+    y, (new_state, ) = fused_light_step(x, r, gates, [state],
+                                        gates.parameters(), norm,
+                                        torch.tensor([2.0, 0.0, 1.0])[:n])
+    grads = torch.autograd.grad(
+        (y, new_state), [x, r, state, norm.weight, norm.bias,
+                         *gates.parameters()],
+        (torch.ones_like(y), torch.ones_like(new_state)))
+    return [y, new_state, *grads, norm.running_mean, norm.running_var]
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_fused_step_is_deterministic(interpreted_kernels, training):
+    """Two identical steps give bitwise-equal outputs, gradients and running
+    statistics, also under ``torch.use_deterministic_algorithms``."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 20, 12, 13).to(memory_format=torch.channels_last)
+    r = torch.randn(3, 20, 12, 13).to(memory_format=torch.channels_last)
+    first = run_step(x, r, training)
+    torch.use_deterministic_algorithms(True)
+    try:
+        second = run_step(x, r, training)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    for got, want in zip(second, first):
+        assert torch.equal(got, want)
+
+
+def test_reductions_own_their_outputs(interpreted_kernels, monkeypatch):
+    """The kernels reduce without atomics: each program stores its partial
+    sums once and the consumers add them in a fixed order. Cutting the
+    positions into other splits changes only the summation order."""
+    import inspect
+
+    from mmdla.ops import dla_light_kernels, dla_light_tiles
+    assert 'tl.atomic_' not in inspect.getsource(dla_light_kernels)
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 17, 16)
+    r = torch.randn(2, 6, 17, 16)
+    assert dla_light_tiles.position_splits(
+        x, dla_light_tiles.tile_config(x)) == (3, 1)  # 272 = 3 tiles of 128
+    many_splits = run_step(x, r)
+    monkeypatch.setattr(dla_light_tiles, 'TARGET_PROGRAMS', 1)
+    assert dla_light_tiles.position_splits(
+        x, dla_light_tiles.tile_config(x)) == (1, 3)
+    one_split = run_step(x, r)
+    for got, want in zip(one_split, many_splits):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

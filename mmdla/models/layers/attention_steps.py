@@ -493,15 +493,14 @@ class DLALightStep(DLAStep):
         gates folded into the two depthwise kernels (:func:`fold_gates`),
         the full-size work in the fused kernels."""
         attention = self.attentions[index]
-        lam = attention.lambda_t.view(1, -1)
 
         def kernels(pooled, *state):
             new_context, gate = self.context_and_gate(
                 pooled, Context(*state) if state else None)
             report(attention, 'update_gate', gate)
-            kx = fold_gates(attention.value_kernel,
-                            attention.head_gates(pooled[:, 0]))
-            kr = fold_gates(self.update_kernel, lam, lam * gate)
+            gates = attention.gates(pooled[:, 0], gate)
+            kx = fold_gates(attention.value_kernel, gates.value)
+            kr = fold_gates(self.update_kernel, gates.update, gates.center)
             return (kx, kr, *new_context)
 
         if activate:  # the dtype of the block's output
@@ -520,8 +519,8 @@ class DLALightStep(DLAStep):
         previous output.
 
         Computes ``attentions[index](x, prev=r * d + DWConv_u(r))`` with the
-        per-channel factors folded into the two depthwise convolutions (see
-        :func:`gated_depthwise_conv`)::
+        per-channel factors of :meth:`MRLALight.gates` applied around the
+        two depthwise convolutions (see :func:`gated_depthwise_conv`)::
 
             o = DWConv_u(r) * lambda + r * (lambda * d) + DWConv_v(x) * a
 
@@ -536,11 +535,11 @@ class DLALightStep(DLAStep):
             Tensor: ``o_t``, ``[N, C, H, W]``.
         """
         attention = self.attentions[index]
-        lam = attention.lambda_t.view(1, -1)
+        gates = attention.gates(pooled, gate)
         return gated_depthwise_conv(
-            shortcut, self.update_kernel, lam,
-            lam * gate.to(lam.dtype)) + gated_depthwise_conv(
-                x, attention.value_kernel, attention.head_gates(pooled))
+            shortcut, self.update_kernel, gates.update,
+            gates.center) + gated_depthwise_conv(x, attention.value_kernel,
+                                                 gates.value)
 
 
 @MODELS.register_module()

@@ -7,7 +7,7 @@ values are a depthwise 3x3 convolution of ``x``. Channels are split into
 under autocast.
 """
 import math
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -132,6 +132,22 @@ def gated_depthwise_conv(x: torch.Tensor,
     if center is not None:
         out = out.addcmul_(x, center[..., None, None])
     return out
+
+
+class LightGates(NamedTuple):
+    """The per-channel factors of MRLA-light's output in DLA-L::
+
+        o = DWConv_v(x) * value + DWConv_u(r) * update + r * center
+
+    (static MRLA-light: ``o = DWConv_v(x) * value + update * o_prev``).
+    Both paths of :class:`DLALightStep` use them: the PyTorch path applies
+    them around the two depthwise convolutions
+    (:func:`gated_depthwise_conv`), the fused path folds them into the
+    convolutions' kernels (:func:`fold_gates`).
+    """
+    value: torch.Tensor  # a_t, [N, C]
+    update: torch.Tensor  # lambda_t, [1, C]
+    center: Optional[torch.Tensor]  # lambda_t * d, [N, C]
 
 
 class LayerAttention(BaseModule):
@@ -285,6 +301,27 @@ class MRLALight(LayerAttention):
         report(self, 'head_gates', gates)
         return self.expand_heads(gates)
 
+    def gates(self,
+              pooled: torch.Tensor,
+              update_gate: Optional[torch.Tensor] = None) -> LightGates:
+        """The per-channel factors of ``o_t`` (see :class:`LightGates`).
+
+        Args:
+            pooled (Tensor): ``GAP(x)``, ``[N, C]``.
+            update_gate (Tensor, optional): DLA-L's update gate ``d``
+                ``[N, C]``: ``prev = r * d + DWConv_u(r)``, so that
+                ``lambda * prev = DWConv_u(r) * lambda + r * (lambda * d)``.
+
+        Returns:
+            LightGates: ``value = a_t``, ``update = lambda_t`` ``[1, C]``
+            and, given ``update_gate``, ``center = lambda_t * d``.
+        """
+        lam = self.lambda_t.view(1, -1)
+        center = None
+        if update_gate is not None:
+            center = lam * update_gate.to(lam.dtype)
+        return LightGates(self.head_gates(pooled), lam, center)
+
     def forward(self,
                 x: torch.Tensor,
                 prev: Optional[torch.Tensor] = None,
@@ -302,10 +339,10 @@ class MRLALight(LayerAttention):
         """
         if pooled is None:
             pooled = global_avg_pool(x)
-        out = gated_depthwise_conv(x, self.value_kernel,
-                                   self.head_gates(pooled))
+        gates = self.gates(pooled)
+        out = gated_depthwise_conv(x, self.value_kernel, gates.value)
         if prev is not None:
-            out = out + self.lambda_t.to(out.dtype) * prev
+            out = out + gates.update.to(out.dtype)[..., None, None] * prev
         return out
 
 
