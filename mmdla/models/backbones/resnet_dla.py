@@ -3,6 +3,7 @@
 Paper: K. Wang, X. Xia, J. Liu, Z. Yi, T. He, "Strengthening Layer Interaction
 via Dynamic Layer Attention", IJCAI 2024 (arXiv 2406.13392).
 """
+import inspect
 import logging
 from typing import Optional, Sequence, Tuple, Type, Union
 
@@ -19,7 +20,8 @@ from .pretrained import (LoadedCheckpoint, abbreviate_keys,
                          load_backbone_checkpoint)
 from ..layers import (BasicBlock, Bottleneck, DLAStage, LayerAttentionStep,
                       ResidualBlock, layer_attention_step)
-from ..layers.options import accepted_options, registered_class
+from ..layers.options import (accepted_options, check_options_taken,
+                              registered_class)
 
 
 def is_pretrained(init_cfg: dict) -> bool:
@@ -122,8 +124,8 @@ class ResNetDLA(BaseModule):
             update path uses the first sample's context for the whole batch.
             Only for comparing with its checkpoints; defaults to False.
         fused (str | bool): The fused GPU kernels of the DLA-L step (see
-            :class:`DLALightStep`): ``'auto'`` (default: on CUDA), ``True``
-            or ``False``.
+            :class:`DLALightStep`): ``'auto'`` (default: where measured
+            faster than the PyTorch path), ``True`` or ``False``.
         block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
             to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
             (checked if given); :class:`ResNetDLACifar` chooses.
@@ -293,13 +295,20 @@ class ResNetDLA(BaseModule):
                 f'block={block!r}; leave block unset.')
         return block_cls, stage_blocks
 
-    @staticmethod
-    def _layer_attention_cfg(cfg: Union[str, dict], options: dict) -> dict:
+    def _layer_attention_cfg(self, cfg: Union[str, dict],
+                             options: dict) -> dict:
         """The step config ``cfg`` completed with the ``options`` that its
-        class takes and that it does not set itself."""
+        class takes and that it does not set itself; an option set to other
+        than its default that the class does not take is an error."""
         if isinstance(cfg, str):
             cfg = dict(type=cfg)
         step_cls = registered_class(cfg, LayerAttentionStep)
+        defaults = {
+            name: param.default
+            for name, param in inspect.signature(
+                ResNetDLA.__init__).parameters.items()
+        }
+        check_options_taken(step_cls, options, defaults)
         return {**accepted_options(step_cls, options), **cfg}
 
     def make_res_layer(self, block: Block, num_blocks: int, in_channels: int,

@@ -168,17 +168,26 @@ class LayerAttentionStep(BaseModule):
             nn.init.zeros_(norm.weight)
             nn.init.zeros_(norm.bias)
 
-    def forward(self, index: int, x: torch.Tensor, shortcut: torch.Tensor,
-                carry) -> tuple:
+    def forward(self,
+                index: int,
+                x: torch.Tensor,
+                shortcut: torch.Tensor,
+                carry,
+                activate: bool = False) -> tuple:
         """Apply the layer attention after block ``index``.
 
         Args:
             index (int): The block, ``0 <= index < num_blocks``.
-            x (Tensor): The block's output ``x_t``, ``[N, C, H, W]``.
+            x (Tensor): The block's output ``x_t``, ``[N, C, H, W]``; with
+                ``activate``, the block's residual branch.
             shortcut (Tensor): The block's shortcut ``r_t``,
                 ``[N, C, H, W]``.
             carry: What this method returned for block ``index - 1``;
                 None for block 0.
+            activate (bool): Form the block's output ``relu(x + shortcut)``
+                first. :class:`DLAStage` passes True only where
+                :meth:`fuses_activation` returned True, so a step that does
+                not override it never receives True. Defaults to False.
 
         Returns:
             tuple: The new ``x_t`` ``[N, C, H, W]`` and the carry for block
@@ -388,9 +397,10 @@ class DLALightStep(DLAStep):
         norm_cfg (dict): Config of the attention norms.
         drop_path_rate (float): DropPath rate of the attention branch.
         fused (str | bool): ``'auto'`` (default) runs the step through the
-            fused kernels of :mod:`mmdla.ops` on CUDA (and on the meta
-            device) and in PyTorch elsewhere; ``True`` on any device,
-            ``False`` never. Norms other than ``BatchNorm2d``, other dtypes
+            fused kernels of :mod:`mmdla.ops` on the devices where they were
+            measured faster than the PyTorch path (none yet, see
+            :data:`mmdla.ops.dla_light_step.AUTO_FUSED_DEVICES`) and in
+            PyTorch elsewhere; ``True`` on any device, ``False`` never. Norms other than ``BatchNorm2d``, other dtypes
             and ``torch.compile`` keep the PyTorch path (see
             :func:`mmdla.ops.use_fused_step`). Both compute the same step.
     """

@@ -476,10 +476,22 @@ def test_backbone_options_reach_the_step_and_cell():
     assert step.context_cell.input_transform[0].out_features == 128 // 8
     assert step.drop_path.drop_prob == 0.1
     assert isinstance(step.norms[0], nn.GroupNorm)
-    # MRLA-base takes no lambda_init and no context cell: not passed to it
-    base = ResNetDLA(depth=18, layer_attention='MRLABaseStep',
-                     lambda_init=0.5, context_cell='gru')
+    # options left at their defaults are passed only to steps taking them
+    base = ResNetDLA(depth=18, layer_attention='MRLABaseStep')
     assert not hasattr(base.layer1.layer_attention, 'context_cell')
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(variant='base', fused=True), 'DLABaseStep does not take fused=True'),
+    (dict(variant='base', dual_path=False, lambda_init=0.5,
+          context_cell='gru'), "MRLABaseStep does not take context_cell='gru',"
+     ' lambda_init=0.5'),
+    (dict(variant='light', dual_path=False, dsu_reduction=4),
+     'MRLALightStep does not take dsu_reduction=4'),
+])
+def test_an_option_the_step_does_not_take_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ResNetDLA(depth=18, **kwargs)
 
 
 @pytest.mark.parametrize('context_cell,hidden', [
