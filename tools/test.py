@@ -53,6 +53,11 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='evaluate even if weights of the model are missing from the '
         'checkpoint, or the checkpoint has others (they are left out)')
+    parser.add_argument(
+        '--check-images',
+        action='store_true',
+        help='before testing, open and decode every image of the test set, '
+        'to name each truncated or damaged file (this reads every file)')
     add_common_args(parser)
     args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
@@ -100,7 +105,7 @@ def main() -> None:
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
 
-    check_data_roots(cfg, ['test_dataloader'])
+    check_data_roots(cfg, ['test_dataloader'], check_images=args.check_images)
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     runner = build_runner(cfg)

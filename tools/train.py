@@ -57,6 +57,12 @@ def parse_args() -> argparse.Namespace:
         '--no-validate',
         action='store_true',
         help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--check-images',
+        action='store_true',
+        help='before training, open and decode every image of the training '
+        'and validation sets, to name each truncated or damaged file (this '
+        'reads every file)')
     add_common_args(parser)
     return parse_tool_args(parser)
 
@@ -105,7 +111,9 @@ def main() -> None:
 
     # MMPretrain's configs validate with `val_cfg = dict()`; --no-validate
     # sets the val_dataloader to None, which the check skips
-    check_data_roots(cfg, ['train_dataloader', 'val_dataloader'])
+    check_data_roots(
+        cfg, ['train_dataloader', 'val_dataloader'],
+        check_images=args.check_images)
 
     setup_distributed(cfg, args.launcher, args.dist_backend)
 

@@ -10,23 +10,34 @@ and the fix:
 
 * every ``data_root``, ``ann_file`` and ``data_prefix`` folder exists;
 * a COCO annotation file (``CocoDataset``) is valid JSON with images,
-  annotations and categories named like the classes of the config; its image
-  files exist and are not empty; annotations the dataset would drop (boxes
-  that are not finite, smaller than a pixel or outside the image, unknown
-  category ids) are counted in a warning;
+  annotations and categories named like the classes of the config, and no
+  image id given to two images; its image files exist and are not empty;
+  annotations the dataset would drop (boxes that are not finite, smaller
+  than a pixel or outside the image, unknown category ids) and, for a
+  pipeline that loads masks, instances MMDetection ignores for their
+  polygons are counted in a warning, and a split left with no usable
+  instance is an error;
+* the ``ann_file`` of a COCO evaluator is the annotation file of the dataset
+  it evaluates;
 * the class sub-folders of a folder dataset (MMPretrain's ``CustomDataset``,
   which numbers them in sorted order) are the classes of the config, and the
-  same in every split; no image in them is empty.
+  same in every split; no image in them is empty, and no class folder holds
+  only files of extensions MMPretrain does not read;
+* with ``check_images=True``, every image of these datasets decodes fully.
 """
+import filecmp
+import inspect
 import json
 import math
 import os
 import os.path as osp
 import warnings
+from collections import Counter
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import DATASETS
+from PIL import Image
 
 #: Data roots of the bundled demo datasets and the command that creates them.
 DEMO_DATA_HINTS = {
@@ -113,16 +124,16 @@ def _placeholder(path: str, missing: List[Tuple[str, str]]) -> str:
     return f'/path/to/{osp.basename(path)}'
 
 
-def _evaluator_ann_files(evaluator_cfg) -> Iterator[Tuple[int, str]]:
-    """Yield ``(index, ann_file)`` of an evaluator config (a dict or a list
-    of dicts); the index is ``-1`` for a single dict."""
+def _evaluator_metrics(evaluator_cfg,
+                       evaluator_key: str) -> Iterator[Tuple[str, dict]]:
+    """Yield the config key and config of each metric of an evaluator config
+    (a dict, or a list of dicts keyed by their index)."""
     if isinstance(evaluator_cfg, dict):
-        if evaluator_cfg.get('ann_file'):
-            yield -1, evaluator_cfg['ann_file']
+        yield evaluator_key, evaluator_cfg
     elif isinstance(evaluator_cfg, (list, tuple)):
         for i, metric_cfg in enumerate(evaluator_cfg):
-            if isinstance(metric_cfg, dict) and metric_cfg.get('ann_file'):
-                yield i, metric_cfg['ann_file']
+            if isinstance(metric_cfg, dict):
+                yield f'{evaluator_key}.{i}', metric_cfg
 
 
 def _listing(items: Sequence[object]) -> str:
@@ -132,10 +143,10 @@ def _listing(items: Sequence[object]) -> str:
     return shown + (', ...' if len(items) > _SHOWN else '')
 
 
-def _dataset_type(dataset_cfg: dict) -> str:
-    """The class name of a dataset config's ``type``, without its scope."""
-    dataset_type = dataset_cfg.get('type')
-    return dataset_type.split('.')[-1] if isinstance(dataset_type, str) else ''
+def _type_name(cfg: dict) -> str:
+    """The class name of a config's ``type``, without its scope."""
+    type_name = cfg.get('type')
+    return type_name.split('.')[-1] if isinstance(type_name, str) else ''
 
 
 def _config_classes(dataset_cfg: dict,
@@ -188,43 +199,176 @@ def _image_file_problems(missing: List[str], empty: List[str],
     return problems
 
 
-def _ignored_annotations(coco: dict, category_ids: set) -> Dict[str, list]:
-    """Ids of the annotations MMDetection's ``CocoDataset`` silently drops,
-    by reason (the tests of its ``parse_data_info``)."""
+#: Why an annotation gives no instance to learn from: the tests of
+#: MMDetection's ``CocoDataset.parse_data_info`` (boxes) and of
+#: ``LoadAnnotations._process_masks`` (masks, for ``with_mask=True``).
+_NOT_A_BOX = 'a box that is not 4 finite numbers'
+_TOO_SMALL = 'a box narrower or lower than 1 pixel, or an area <= 0'
+_OUTSIDE = 'a box outside its image'
+_UNKNOWN_CATEGORY = 'a category id that is not in `categories`'
+_UNKNOWN_IMAGE = 'an image id that is not in `images`'
+_CROWD = '`iscrowd=1` (crowd regions, ignored in training)'
+_NO_SEGMENTATION = 'no `segmentation`'
+_BAD_POLYGONS = ('a mask without a polygon of 3 or more points and an even '
+                 'number of coordinates')
+_NOT_POLYGONS = 'a mask that is not polygons, which `poly2mask=False` needs'
+_BAD_RLE = ('a mask that is neither polygons nor an RLE with `counts` and '
+            '`size`')
+_EMPTY_MASK = 'polygons of zero area (an empty mask)'
+
+
+def _box_reason(ann: dict, images: dict, category_ids: set) -> Optional[str]:
+    """Why MMDetection's ``CocoDataset`` silently drops ``ann``, or ``None``
+    if it keeps it."""
+    box = ann.get('bbox')
+    if not (isinstance(box, list) and len(box) == 4 and all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in box)):
+        return _NOT_A_BOX
+    x, y, w, h = box
+    area = ann.get('area', w * h)
+    if w < 1 or h < 1 or not (isinstance(area, (int, float)) and area > 0):
+        return _TOO_SMALL
+    image = images.get(ann.get('image_id'))
+    if image is None:
+        return _UNKNOWN_IMAGE
+    if (min(x + w, image.get('width', math.inf)) <= max(x, 0)
+            or min(y + h, image.get('height', math.inf)) <= max(y, 0)):
+        return _OUTSIDE
+    if ann.get('category_id') not in category_ids:
+        return _UNKNOWN_CATEGORY
+    return None
+
+
+def _polygon_area(polygon: Sequence[float]) -> float:
+    """Area of a polygon ``[x1, y1, x2, y2, ...]`` (shoelace formula)."""
+    xs, ys = polygon[0::2], polygon[1::2]
+    return abs(
+        sum(xs[i - 1] * ys[i] - xs[i] * ys[i - 1] for i in range(len(xs)))) / 2
+
+
+def _mask_reason(segmentation, poly2mask: bool) -> Optional[str]:
+    """Why MMDetection's ``LoadAnnotations(with_mask=True)`` ignores the
+    instance of a (non-empty) ``segmentation``, or why its mask is empty;
+    ``None`` for a usable mask."""
+    if isinstance(segmentation, list):
+        # MMDetection drops the polygons under 3 points or with an odd
+        # number of coordinates, and ignores an instance left with none
+        polygons = [
+            polygon for polygon in segmentation if isinstance(polygon, list)
+            and len(polygon) >= 6 and not len(polygon) % 2
+        ]
+        if not polygons:
+            return _BAD_POLYGONS
+        if all(_polygon_area(polygon) == 0 for polygon in polygons):
+            return _EMPTY_MASK
+        return None
+    if not poly2mask:
+        return _NOT_POLYGONS
+    if not (isinstance(segmentation, dict)
+            and segmentation.get('size') is not None
+            and isinstance(segmentation.get('counts'), (list, str))):
+        return _BAD_RLE
+    return None
+
+
+def _mask_loading(dataset_cfg: dict) -> Optional[dict]:
+    """The ``LoadAnnotations`` step of the dataset's pipeline if it loads
+    masks (``with_mask=True``), else ``None``."""
+    for step in dataset_cfg.get('pipeline') or []:
+        if (isinstance(step, dict) and _type_name(step) == 'LoadAnnotations'
+                and step.get('with_mask')):
+            return step
+    return None
+
+
+def _unusable_annotations(coco: dict, category_ids: set,
+                          masks: Optional[dict]) -> Dict[str, list]:
+    """Ids of the annotations that give no instance to learn from, by
+    reason (see :func:`_box_reason` and :func:`_mask_reason`); the masks are
+    checked when ``masks``, the ``LoadAnnotations`` step of a pipeline that
+    loads them, is given."""
     images = {image.get('id'): image for image in coco['images']}
-    ignored: Dict[str, list] = {
-        'a box that is not 4 finite numbers': [],
-        'a box narrower or lower than 1 pixel, or an area <= 0': [],
-        'a box outside its image': [],
-        'a category id that is not in `categories`': [],
-        'an image id that is not in `images`': [],
-    }
-    reasons = list(ignored)
+    unusable: Dict[str, list] = {}
     for ann in coco.get('annotations') or []:
-        ann_id = ann.get('id')
-        box = ann.get('bbox')
-        image = images.get(ann.get('image_id'))
-        if not (isinstance(box, list) and len(box) == 4 and all(
-                isinstance(v, (int, float)) and math.isfinite(v)
-                for v in box)):
-            ignored[reasons[0]].append(ann_id)
-            continue
-        x, y, w, h = box
-        area = ann.get('area', w * h)
-        if w < 1 or h < 1 or not (isinstance(area, (int, float)) and area > 0):
-            ignored[reasons[1]].append(ann_id)
-        elif image is None:
-            ignored[reasons[4]].append(ann_id)
-        elif (min(x + w, image.get('width', math.inf)) <= max(x, 0)
-              or min(y + h, image.get('height', math.inf)) <= max(y, 0)):
-            ignored[reasons[2]].append(ann_id)
-        elif ann.get('category_id') not in category_ids:
-            ignored[reasons[3]].append(ann_id)
-    return {reason: ids for reason, ids in ignored.items() if ids}
+        reason = _box_reason(ann, images, category_ids)
+        if reason is None and masks is not None and not ann.get(
+                'segmentation'):
+            # MMDetection stores no mask for a missing or empty segmentation
+            reason = _NO_SEGMENTATION
+        elif reason is None and ann.get('iscrowd'):
+            reason = _CROWD
+        elif reason is None and masks is not None:
+            reason = _mask_reason(ann['segmentation'],
+                                  masks.get('poly2mask', True))
+        if reason is not None:
+            unusable.setdefault(reason, []).append(ann.get('id'))
+    return unusable
+
+
+def _counted(reasons: Dict[str, list]) -> str:
+    """``N with REASON (ids ...)`` for each reason, ``;``-separated."""
+    return '; '.join(f'{len(ids)} with {reason} (ids {_listing(ids)})'
+                     for reason, ids in reasons.items())
+
+
+def _duplicate_image_ids(images: List[dict]) -> Dict[object, List[str]]:
+    """The file names of the images of each id given to several images."""
+    files: Dict[object, List[str]] = {}
+    for image in images:
+        files.setdefault(image.get('id'),
+                         []).append(str(image.get('file_name')))
+    return {i: names for i, names in files.items() if len(names) > 1}
+
+
+def _annotation_problems(coco: dict, source: str, category_ids: set,
+                         masks: Optional[dict],
+                         needs_annotations: bool) -> List[str]:
+    """Errors of the annotations of a COCO file: masks a pipeline that loads
+    them cannot read, and, for training and validation, no usable instance
+    at all. Annotations that are ignored, or give an empty mask, are counted
+    in a warning."""
+    unusable = _unusable_annotations(coco, category_ids, masks)
+    num_annotations = len(coco.get('annotations') or [])
+    problems = []
+    if _NO_SEGMENTATION in unusable:
+        ids = unusable.pop(_NO_SEGMENTATION)
+        problems.append(
+            f'{len(ids)} annotations of {source} have no `segmentation` (ids '
+            f'{_listing(ids)}): the pipeline loads masks '
+            '(LoadAnnotations(with_mask=True)), which stops on them with '
+            "KeyError: 'mask'. Add their polygons, remove them, or load "
+            'boxes only (with_mask=False, and a model without a mask head).')
+    if needs_annotations and sum(map(len, unusable.values())) == \
+            num_annotations:
+        problems.append(
+            f'{source} has no usable instance: '
+            f'{_counted(unusable) or "it holds no annotation"}. The model '
+            'would see no object in this split (every loss and metric 0). '
+            'Fix these annotations in the file, or point `ann_file` at the '
+            'annotations of your images.')
+    if problems:
+        return problems
+    unusable.pop(_CROWD, None)
+    empty_masks = unusable.pop(_EMPTY_MASK, [])
+    message = []
+    if unusable:
+        message.append(
+            f'{sum(map(len, unusable.values()))} of {num_annotations} '
+            'annotations are ignored by the dataset or its pipeline: '
+            f'{_counted(unusable)}.')
+    if empty_masks:
+        message.append(
+            f'{len(empty_masks)} annotations have polygons of zero area (ids '
+            f'{_listing(empty_masks)}): MMDetection keeps them, with an '
+            'empty mask as the target of the mask head.')
+    if message:
+        warnings.warn(f'{source}: ' + ' '.join(message) +
+                      ' Fix or remove them in the file.')
+    return []
 
 
 def _coco_problems(dataset_cfg: dict, key: str, classes: Optional[List[str]],
-                   needs_annotations: bool) -> List[str]:
+                   needs_annotations: bool, check_images: bool) -> List[str]:
     """Errors of a COCO annotation file and its images; annotations the
     dataset would drop are reported as a warning."""
     data_root = dataset_cfg.get('data_root') or ''
@@ -252,6 +396,21 @@ def _coco_problems(dataset_cfg: dict, key: str, classes: Optional[List[str]],
         problems.append(f'{source} lists no images (`images` is missing or '
                         'empty): point `ann_file` at the annotations of '
                         'your images.')
+    duplicates = _duplicate_image_ids(coco.get('images') or [])
+    if duplicates:
+        shown = [
+            f'id {i!r} to {", ".join(names)}'
+            for i, names in list(duplicates.items())[:_SHOWN]
+        ]
+        if len(duplicates) > _SHOWN:
+            shown.append(f'... ({len(duplicates)} ids in all)')
+        problems.append(
+            f'{source} gives the same id to several images: '
+            f'{"; ".join(shown)}. COCO tools keep the last image of each id, '
+            'with the annotations of all of them: the others are left out, '
+            'and their boxes attached to the wrong image. Give every image '
+            'its own `id`, and the annotations of each image its '
+            '`image_id`.')
     if needs_annotations and 'annotations' not in coco:
         problems.append(
             f'{source} has no `annotations` key, so it holds no labels (an '
@@ -277,28 +436,30 @@ def _coco_problems(dataset_cfg: dict, key: str, classes: Optional[List[str]],
                 'classes of the config get no annotations from it.')
     if problems:
         return problems
-    ignored = _ignored_annotations(coco, {c.get('id') for c in categories})
-    if ignored:
-        details = '; '.join(f'{len(ids)} with {reason} (ids {_listing(ids)})'
-                            for reason, ids in ignored.items())
-        warnings.warn(
-            f'{source}: {sum(map(len, ignored.values()))} of '
-            f'{len(coco.get("annotations") or [])} annotations are ignored '
-            f'by the dataset: {details}. Fix or remove them in the file.')
+    category_ids = {c.get('id') for c in categories}
+    problems = _annotation_problems(coco, source, category_ids,
+                                    _mask_loading(dataset_cfg),
+                                    needs_annotations)
     image_folder = dict(_prefix_folders(dataset_cfg)).get(
         'data_prefix.img', data_root)
     image_paths = [
         osp.join(image_folder, image.get('file_name', ''))
         for image in coco['images']
     ]
-    return _image_file_problems(*_empty_or_missing(image_paths), source)
+    missing, empty = _empty_or_missing(image_paths)
+    problems += _image_file_problems(missing, empty, source)
+    if check_images:
+        unreadable = set(missing + empty)
+        problems += _undecodable_image_problems(
+            [p for p in image_paths if p not in unreadable], source)
+    return problems
 
 
 def _class_folders(dataset_cfg: dict) -> Optional[Tuple[str, List[str]]]:
     """The image folder of a class-folder dataset (``CustomDataset``
     without ``ann_file``) and its sub-folders, sorted; ``None`` for other
     datasets."""
-    if (_dataset_type(dataset_cfg) != 'CustomDataset'
+    if (_type_name(dataset_cfg) != 'CustomDataset'
             or dataset_cfg.get('ann_file')
             or not dataset_cfg.get('with_label', True)):
         return None
@@ -313,12 +474,98 @@ def _class_folders(dataset_cfg: dict) -> Optional[Tuple[str, List[str]]]:
         entry.name for entry in os.scandir(root) if entry.is_dir())
 
 
-def _empty_files(root: str) -> List[str]:
-    """Files of zero bytes under ``root``."""
+def _class_files(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
+    """The files of each class folder ``names`` of ``root``, listed as
+    MMPretrain lists them: recursively, without hidden files."""
+    files: Dict[str, List[str]] = {}
+    for name in names:
+        files[name] = []
+        for folder, _, file_names in os.walk(osp.join(root, name)):
+            files[name] += [
+                osp.join(folder, file_name) for file_name in sorted(file_names)
+                if not file_name.startswith('.')
+            ]
+    return files
+
+
+def _read_extensions(dataset_cfg: dict) -> Optional[Tuple[str, ...]]:
+    """The file extensions a ``CustomDataset`` config reads: its
+    ``extensions``, else MMPretrain's default; ``None`` if MMPretrain is not
+    installed."""
+    extensions = dataset_cfg.get('extensions')
+    if extensions is None:
+        try:
+            from mmpretrain.datasets import CustomDataset
+        except ImportError:  # the runner will name the missing package
+            return None
+        extensions = inspect.signature(
+            CustomDataset.__init__).parameters['extensions'].default
+    return tuple(extension.lower() for extension in extensions)
+
+
+def _unread_class_problems(root: str, key: str, files: Dict[str, List[str]],
+                           extensions: Tuple[str, ...]) -> List[str]:
+    """Errors for the class folders of ``root`` that hold files, but none of
+    the ``extensions`` MMPretrain reads (an empty class folder is allowed)."""
+    problems = []
+    for name, paths in files.items():
+        if not paths or any(p.lower().endswith(extensions) for p in paths):
+            continue
+        kinds = Counter(
+            osp.splitext(p)[1].lower() or 'without extension' for p in paths)
+        problems.append(
+            f'The class folder {osp.join(root, name)} ({key}) holds '
+            f'{len(paths)} files (' +
+            ', '.join(f'{n} {kind}' for kind, n in kinds.most_common()) +
+            f') but no image MMPretrain reads, so class {name!r} would have '
+            'no image in this split. Convert them to a supported extension '
+            f'({", ".join(extensions)}), or, if OpenCV decodes them, add '
+            'theirs to `extensions=(...)` of the dataset config.')
+    return problems
+
+
+def _undecodable_image_problems(paths: Sequence[str],
+                                source: str) -> List[str]:
+    """An error naming each of the image ``paths`` of ``source`` that does
+    not open and decode fully (a truncated or damaged file)."""
+    bad = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except Exception as error:  # PIL raises OSError, SyntaxError, ...
+            bad.append(f'    {path}: {type(error).__name__}: {error}')
+    if not bad:
+        return []
     return [
-        osp.join(folder, name) for folder, _, files in os.walk(root)
-        for name in files if os.stat(osp.join(folder, name)).st_size == 0
+        f'{len(bad)} image files of {source} cannot be decoded:\n' +
+        '\n'.join(bad) + '\n  Copy them again from their source, or remove '
+        'them (from a COCO file too: their `images` and `annotations`).'
     ]
+
+
+def _class_image_problems(dataset_cfg: dict, key: str, root: str,
+                          names: Sequence[str],
+                          check_images: bool) -> List[str]:
+    """Errors of the files in the class folders ``names`` of ``root``: class
+    folders of files MMPretrain does not read, empty images and, with
+    ``check_images``, images that do not decode."""
+    files = _class_files(root, names)
+    extensions = _read_extensions(dataset_cfg)
+    images = [
+        path for paths in files.values() for path in paths
+        if extensions is None or path.lower().endswith(extensions)
+    ]
+    source = f'{root} ({key})'
+    empty = _empty_or_missing(images)[1]
+    problems = _image_file_problems([], empty, source)
+    if extensions is not None:
+        problems += _unread_class_problems(root, key, files, extensions)
+    if check_images:
+        skipped = set(empty)
+        problems += _undecodable_image_problems(
+            [path for path in images if path not in skipped], source)
+    return problems
 
 
 def _class_folder_problems(
@@ -355,23 +602,60 @@ def _class_folder_problems(
     return problems
 
 
-def _content_problems(cfg: Config, dataloaders: Sequence[str]) -> List[str]:
+def _same_file(path: str, other: str) -> bool:
+    """Whether two existing files are one file, or hold the same bytes."""
+    return osp.samefile(path, other) or filecmp.cmp(path, other, shallow=False)
+
+
+def _evaluator_problems(cfg: Config, loader_key: str,
+                        datasets: List[Tuple[dict, str]]) -> List[str]:
+    """Errors for the COCO metrics of the evaluator of ``loader_key`` whose
+    ``ann_file`` is not the annotation file of the dataloader's dataset (a
+    single dataset; local files only)."""
+    if len(datasets) != 1 or not datasets[0][0].get('ann_file'):
+        return []
+    dataset_cfg, key = datasets[0]
+    dataset_ann = osp.join(
+        dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
+    evaluator_key = loader_key.replace('_dataloader', '_evaluator')
+    problems = []
+    for metric_key, metric_cfg in _evaluator_metrics(
+            cfg.get(evaluator_key), evaluator_key):
+        ann_file = metric_cfg.get('ann_file')
+        if ('Coco' in _type_name(metric_cfg) and ann_file
+                and osp.isfile(ann_file) and osp.isfile(dataset_ann)
+                and not _same_file(ann_file, dataset_ann)):
+            problems.append(
+                f'{metric_key}.ann_file = {ann_file!r} is not the annotation '
+                f'file of the dataset it evaluates, {dataset_ann} '
+                f'({key}.data_root + ann_file): the metric would score the '
+                'predictions on these images against the boxes of others '
+                '(mAP near 0). Point it at the same file: --cfg-options '
+                f'{metric_key}.ann_file={dataset_ann}')
+    return problems
+
+
+def _content_problems(cfg: Config, dataloaders: Sequence[str],
+                      check_images: bool) -> List[str]:
     """Problems of the annotation files, images and class folders of the
-    datasets of ``dataloaders`` (all of which exist)."""
+    datasets of ``dataloaders`` (all of which exist), and of the annotation
+    files of their evaluators."""
     problems: List[str] = []
     folder_datasets = []
     for loader_key, datasets in _dataloader_datasets(cfg, dataloaders):
+        datasets = list(datasets)
         for dataset_cfg, key in datasets:
             ann_file = osp.join(
                 dataset_cfg.get('data_root') or '',
                 dataset_cfg.get('ann_file') or '')
-            if (_dataset_type(dataset_cfg) == 'CocoDataset'
+            if (_type_name(dataset_cfg) == 'CocoDataset'
                     and dataset_cfg.get('ann_file') and _is_local(ann_file)):
                 problems += _coco_problems(
                     dataset_cfg,
                     key,
                     _config_classes(dataset_cfg, cfg.get('default_scope')),
-                    needs_annotations=loader_key != 'test_dataloader')
+                    needs_annotations=loader_key != 'test_dataloader',
+                    check_images=check_images)
             folders = _class_folders(dataset_cfg)
             if folders is not None:
                 root, names = folders
@@ -380,18 +664,19 @@ def _content_problems(cfg: Config, dataloaders: Sequence[str]) -> List[str]:
                 folder_datasets.append(
                     (key, root, names,
                      None if classes is None else list(classes)))
-                problems += _image_file_problems([], _empty_files(root),
-                                                 f'{root} ({key})')
+                problems += _class_image_problems(dataset_cfg, key, root,
+                                                  names, check_images)
+        problems += _evaluator_problems(cfg, loader_key, datasets)
     problems += _class_folder_problems(folder_datasets)
     # a dataset shared by several dataloaders is reported once
     return list(dict.fromkeys(problems))
 
 
-def check_data_roots(
-    cfg: Config,
-    dataloaders: Sequence[str] = ('train_dataloader', 'val_dataloader',
-                                  'test_dataloader')
-) -> None:
+def check_data_roots(cfg: Config,
+                     dataloaders: Sequence[str] = ('train_dataloader',
+                                                   'val_dataloader',
+                                                   'test_dataloader'),
+                     check_images: bool = False) -> None:
     """Check that the datasets of the given dataloaders exist on disk and
     hold what the config expects.
 
@@ -404,14 +689,17 @@ def check_data_roots(
     absent from the config, or set to ``None``, are ignored. Relative paths
     are resolved against the current working directory, as MMEngine does.
 
+    Then the data itself is checked (see the module's documentation):
+    COCO annotation files and their images, the ``ann_file`` of COCO
+    evaluators, and the class folders of ``CustomDataset``. Annotations the
+    dataset would drop are counted in a warning.
+
     Args:
         cfg: The (merged) config.
         dataloaders: Names of the dataloader fields to check.
-
-    Then the data itself is checked (see the module's documentation):
-    COCO annotation files and their images, and the class folders of
-    ``CustomDataset``. Annotations the dataset would drop are counted in a
-    warning.
+        check_images: Also open and decode every image of the COCO and
+            class-folder datasets (this reads every file), so that a
+            truncated or damaged image is found before training.
 
     Raises:
         FileNotFoundError: If a ``data_root`` folder, an annotation file or
@@ -427,9 +715,10 @@ def check_data_roots(
             missing += [(f'{key}.{field}', path)
                         for field, path in _missing_paths(dataset_cfg)]
         evaluator_key = loader_key.replace('_dataloader', '_evaluator')
-        for i, ann_file in _evaluator_ann_files(cfg.get(evaluator_key)):
-            if _is_local(ann_file) and not osp.exists(ann_file):
-                key = evaluator_key if i < 0 else f'{evaluator_key}.{i}'
+        for key, metric_cfg in _evaluator_metrics(
+                cfg.get(evaluator_key), evaluator_key):
+            ann_file = metric_cfg.get('ann_file')
+            if ann_file and _is_local(ann_file) and not osp.exists(ann_file):
                 missing.append((f'{key}.ann_file', ann_file))
     # the same path is often shared by several keys; report each key once
     missing = list(dict.fromkeys(missing))
@@ -445,7 +734,7 @@ def check_data_roots(
             '\nPut (or symlink) the data there, or point the config at '
             'another location from the command line:\n'
             f'  --cfg-options {overrides}' + _hint(missing[0][1]))
-    problems = _content_problems(cfg, dataloaders)
+    problems = _content_problems(cfg, dataloaders, check_images)
     if problems:
         raise ValueError('The data of this config does not match it:\n' +
                          '\n'.join(f'- {problem}' for problem in problems))

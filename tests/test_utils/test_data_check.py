@@ -264,3 +264,260 @@ def test_dropped_annotations_are_counted(tmp_path):
     assert '1 with a box that is not 4 finite numbers (ids 3)' in message
     assert 'lower than 1 pixel, or an area <= 0 (ids 4, 5)' in message
     assert 'category id that is not in `categories` (ids 6)' in message
+
+
+def _evaluated_cfg(data_root: str, evaluator_ann_file: str) -> Config:
+    """A test dataloader on the COCO file written by :func:`_write_coco`
+    under ``data_root``, with a COCO metric reading
+    ``evaluator_ann_file``."""
+    cfg = _coco_cfg(data_root, 'test_dataloader')
+    cfg.test_evaluator = dict(type='CocoMetric', ann_file=evaluator_ann_file)
+    return cfg
+
+
+def test_evaluator_ann_file_of_other_data_is_an_error(tmp_path):
+    # only test_dataloader.dataset.data_root was pointed at the new data
+    old = _write_coco(tmp_path / 'old', _coco())
+    new = _write_coco(tmp_path / 'new',
+                      _coco(annotations=_coco()['annotations'][:1]))
+    old_ann = old + 'annotations/instances_train.json'
+    new_ann = new + 'annotations/instances_train.json'
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_evaluated_cfg(new, old_ann))
+    message = str(error.value)
+    assert f"test_evaluator.ann_file = '{old_ann}' is not the annotation " \
+        f'file of the dataset it evaluates, {new_ann} ' \
+        '(test_dataloader.dataset.data_root + ann_file)' in message
+    assert f'--cfg-options test_evaluator.ann_file={new_ann}' in message
+
+
+def test_evaluator_ann_file_matching_its_dataset_passes(tmp_path):
+    root = _write_coco(tmp_path / 'coco', _coco())
+    check_data_roots(
+        _evaluated_cfg(root, root + 'annotations/instances_train.json'))
+    # a copy of the same annotations elsewhere is the same file
+    shutil.copy(root + 'annotations/instances_train.json',
+                tmp_path / 'copy.json')
+    check_data_roots(_evaluated_cfg(root, str(tmp_path / 'copy.json')))
+
+
+def test_evaluator_list_names_the_mismatched_metric(tmp_path):
+    old = _write_coco(tmp_path / 'old', _coco())
+    new = _write_coco(tmp_path / 'new',
+                      _coco(annotations=_coco()['annotations'][:1]))
+    cfg = _coco_cfg(new, 'val_dataloader')
+    cfg.val_evaluator = [
+        dict(
+            type='mmdet.CocoMetric',
+            ann_file=new + 'annotations/instances_train.json'),
+        dict(
+            type='CocoMetric',
+            ann_file=old + 'annotations/instances_train.json'),
+    ]
+    with pytest.raises(ValueError) as error:
+        check_data_roots(cfg)
+    assert 'val_evaluator.1.ann_file' in str(error.value)
+    assert 'val_evaluator.0' not in str(error.value)
+
+
+def test_duplicate_image_ids_are_named(tmp_path):
+    images = [
+        dict(id=1, file_name='1.png', width=64, height=64),
+        dict(id=1, file_name='2.png', width=64, height=64),
+    ]
+    root = _write_coco(tmp_path / 'coco', _coco(images=images))
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_coco_cfg(root))
+    message = str(error.value)
+    assert 'gives the same id to several images: id 1 to 1.png, 2.png. ' \
+        'COCO tools keep the last image of each id' in message
+    assert 'Give every image its own `id`' in message
+
+
+def _mask_cfg(data_root: str, **load_annotations) -> Config:
+    """:func:`_coco_cfg` with a pipeline that loads masks."""
+    cfg = _coco_cfg(data_root)
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(
+            type='LoadAnnotations',
+            with_bbox=True,
+            with_mask=True,
+            **load_annotations),
+    ]
+    return cfg
+
+
+#: Masks of the annotations of :func:`_masked_coco`, by id: MMDetection
+#: keeps 1 and 2, ignores 3 to 5 and gives 6 an empty mask.
+_MASKS = {
+    1: [[4, 4, 24, 4, 24, 24, 4, 24]],
+    2: [[4, 4, 24, 4], [4, 4, 24, 4, 24, 24]],  # its second polygon is kept
+    3: [[4, 4, 24, 24]],  # 2 points
+    4: [[4, 4, 24, 4, 24, 24, 4]],  # an odd number of coordinates
+    5: [[4, 4, 24]],
+    6: [[4, 4, 14, 14, 24, 24]],  # 3 points on a line
+}
+
+
+def _masked_coco(masks: dict) -> dict:
+    """:func:`_coco` with an annotation of each of ``masks``, on image 1."""
+    annotations = [
+        dict(
+            id=i,
+            image_id=1,
+            category_id=1,
+            bbox=[4, 4, 20, 20],
+            area=400,
+            iscrowd=0,
+            segmentation=segmentation) for i, segmentation in masks.items()
+    ]
+    return _coco(annotations=annotations)
+
+
+def test_masks_mmdetection_ignores_are_counted(tmp_path):
+    root = _write_coco(tmp_path / 'coco', _masked_coco(_MASKS))
+    with pytest.warns(UserWarning) as record:
+        check_data_roots(_mask_cfg(root))
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert 'annotations/instances_train.json' in message
+    assert '3 of 6 annotations are ignored by the dataset or its pipeline: ' \
+        '3 with a mask without a polygon of 3 or more points and an even ' \
+        'number of coordinates (ids 3, 4, 5).' in message
+    assert '1 annotations have polygons of zero area (ids 6): MMDetection ' \
+        'keeps them, with an empty mask' in message
+    # a pipeline that loads boxes only uses every one of them
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        check_data_roots(_coco_cfg(root))
+
+
+def test_counted_masks_are_what_mmdetection_ignores(tmp_path):
+    pytest.importorskip('mmdet')
+    from mmdet.datasets import CocoDataset
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    root = _write_coco(tmp_path / 'coco', _masked_coco(_MASKS))
+    dataset = CocoDataset(
+        data_root=root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        metainfo=dict(classes=DET_CLASSES),
+        pipeline=[dict(type='LoadAnnotations', with_mask=True)])
+    info = dataset.get_data_info(0)
+    info['ori_shape'] = (info['height'], info['width'])
+    results = dataset.pipeline(info)
+    ignored = [
+        i for i, flag in zip(_MASKS, results['gt_ignore_flags']) if flag
+    ]
+    assert ignored == [3, 4, 5]
+    mask_areas = dict(zip(_MASKS, results['gt_masks'].areas))
+    assert mask_areas[6] == 0 and mask_areas[1] > 0 and mask_areas[2] > 0
+
+
+def test_split_without_a_usable_mask_is_an_error(tmp_path):
+    masks = {i: _MASKS[i] for i in (3, 4, 6)}
+    root = _write_coco(tmp_path / 'coco', _masked_coco(masks))
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_mask_cfg(root))
+    message = str(error.value)
+    assert 'annotations/instances_train.json' in message
+    assert 'has no usable instance: 2 with a mask without a polygon of 3 ' \
+        'or more points and an even number of coordinates (ids 3, 4); 1 ' \
+        'with polygons of zero area (an empty mask) (ids 6).' in message
+    assert 'every loss and metric 0' in message
+
+
+def test_masks_of_rle_need_poly2mask(tmp_path):
+    rle = dict(size=[64, 64], counts='PPYo0')
+    root = _write_coco(tmp_path / 'coco', _masked_coco({1: rle, 2: rle}))
+    check_data_roots(_mask_cfg(root))
+    with pytest.raises(ValueError, match='2 with a mask that is not polygons'):
+        check_data_roots(_mask_cfg(root, poly2mask=False))
+
+
+def test_missing_segmentation_with_masks_is_an_error(tmp_path):
+    masks = dict(_MASKS)
+    masks[2] = []
+    root = _write_coco(tmp_path / 'coco', _masked_coco(masks))
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_mask_cfg(root))
+    assert "have no `segmentation` (ids 2): the pipeline loads masks " \
+        "(LoadAnnotations(with_mask=True)), which stops on them with " \
+        "KeyError: 'mask'" in str(error.value)
+
+
+def test_class_folder_of_unread_files_is_named(cls_demo, shapes_cls):
+    folder = osp.join(shapes_cls, 'train', 'ring')
+    names = os.listdir(folder)
+    for name in names:
+        os.rename(
+            osp.join(folder, name),
+            osp.join(folder, name.replace('.png', '.webp')))
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_cls_cfg(cls_demo, shapes_cls), ['train_dataloader'])
+    message = str(error.value)
+    assert f'The class folder {folder} (train_dataloader.dataset) holds ' \
+        f'{len(names)} files ({len(names)} .webp) but no image MMPretrain ' \
+        "reads, so class 'ring' would have no image" in message
+    assert '(.jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif)' in message
+
+
+def test_class_folder_with_an_image_it_reads_passes(cls_demo, shapes_cls):
+    folder = osp.join(shapes_cls, 'train', 'ring')
+    open(osp.join(folder, 'notes.txt'), 'w').close()
+    open(osp.join(folder, '.DS_Store'), 'wb').close()
+    # a class folder without images, but for a hidden file, stays allowed
+    folder = osp.join(shapes_cls, 'val', 'ring')
+    shutil.rmtree(folder)
+    os.mkdir(folder)
+    open(osp.join(folder, '.DS_Store'), 'wb').close()
+    check_data_roots(
+        _cls_cfg(cls_demo, shapes_cls), ['train_dataloader', 'val_dataloader'])
+
+
+def _truncate(path: str) -> None:
+    """Cut the image file ``path`` to half its size."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+
+
+def test_check_images_names_truncated_class_images(cls_demo, shapes_cls):
+    folder = osp.join(shapes_cls, 'train', 'ring')
+    image = osp.join(folder, sorted(os.listdir(folder))[0])
+    _truncate(image)
+    cfg = _cls_cfg(cls_demo, shapes_cls)
+    check_data_roots(cfg, ['train_dataloader'])  # images are not read
+    with pytest.raises(ValueError) as error:
+        check_data_roots(cfg, ['train_dataloader'], check_images=True)
+    message = str(error.value)
+    assert '1 image files of ' + osp.join(shapes_cls, 'train') + \
+        ' (train_dataloader.dataset) cannot be decoded:\n    ' + image + \
+        ': ' in message
+    assert 'Copy them again from their source, or remove them' in message
+
+
+#: More bad images than a message lists of other problems.
+_SHOWN_AND_MORE = 6
+
+
+def test_check_images_names_every_bad_coco_image(tmp_path, tiny_shapes_coco):
+    root = str(tmp_path / 'shapes_coco') + '/'
+    shutil.copytree(tiny_shapes_coco, root)
+    images = sorted(os.listdir(root + 'train'))
+    for name in images[:_SHOWN_AND_MORE]:
+        _truncate(root + 'train/' + name)
+    check_data_roots(_coco_cfg(root), check_images=False)
+    with pytest.raises(ValueError, match='cannot be decoded') as error:
+        check_data_roots(_coco_cfg(root), check_images=True)
+    message = str(error.value)
+    assert f'{_SHOWN_AND_MORE} image files of {root}annotations/' \
+        'instances_train.json (train_dataloader.dataset.ann_file)' in message
+    for name in images[:_SHOWN_AND_MORE]:
+        assert root + 'train/' + name + ': ' in message
+    assert root + 'train/' + images[_SHOWN_AND_MORE] not in message
+    # the valid set passes
+    check_data_roots(_coco_cfg(tiny_shapes_coco), check_images=True)
