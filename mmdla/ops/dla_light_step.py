@@ -109,7 +109,10 @@ def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
 
 def _tap_major_kernels(k: Tensor, n: int, c: int) -> Tensor:
     """``[N or 1, C, 3, 3]`` -> contiguous fp32 ``[N, 9, C]`` (the layout
-    of the kernels' taps in :mod:`.dla_light_ops`)."""
+    of the kernels' taps in :mod:`.dla_light_ops`); tap-major kernels pass
+    unchanged."""
+    if k.dim() == 3:
+        return k
     return k.float().reshape(-1, c, TAPS).transpose(1, 2).expand(
         n, TAPS, c).contiguous()
 
@@ -233,7 +236,8 @@ def fused_light_step(
             *new_state)``: from the spatial means of ``x`` and ``r``
             stacked as ``pooled`` ``[N, 2, C]`` (fp32), the per-sample
             depthwise kernels applied to ``x`` and ``r``, ``[N, C, 3, 3]``
-            (or ``[1, C, 3, 3]``), and the new state. Evaluated once, under
+            (or ``[1, C, 3, 3]``, or tap-major fp32 ``[N, 9, C]``), and the
+            new state. Evaluated once, under
             autograd and in fp32 (autocast off), inside the step.
         state (Sequence[Tensor]): Tensors that ``kernels_fn`` reads besides
             the means (e.g. the context carried from the previous block).

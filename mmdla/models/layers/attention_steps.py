@@ -58,13 +58,14 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
 
-from mmdla.ops import FUSED_MODES, fused_light_step, use_fused_step
+from mmdla.ops import (FUSED_MODES, fused_light_step, gate_kernels,
+                       use_fused_step)
 from mmdla.registry import MODELS
 from .context_cells import build_context_cell
 from .layer_attention import (MRLABase, MRLALight, fold_gates,
                               gated_depthwise_conv, global_avg_pool,
                               kaiming_init_depthwise)
-from .recorder import report
+from .recorder import recording, report
 
 # The step of each (variant, dual_path) shorthand of ResNetDLA.
 LAYER_ATTENTION_STEPS = {
@@ -356,11 +357,16 @@ class DLAStep(LayerAttentionStep):
         zeros = pooled.new_zeros(pooled.shape)
         return Context(zeros, zeros, self.context_cell.project_hidden(zeros))
 
-    def advance(self, x_proj: torch.Tensor, context: Context) -> Context:
+    def advance(self,
+                x_proj: torch.Tensor,
+                context: Context,
+                fused: bool = False) -> Context:
         """Context path: advance the context with ``W_ih(GAP(x))``
-        ``[N, P]``."""
-        h, c = self.context_cell.combine(x_proj, context.h_proj, context.c)
-        return Context(h, c, self.context_cell.project_hidden(h))
+        ``[N, P]`` (with ``fused``, through the cell's ``fused_combine``)."""
+        cell = self.context_cell
+        combine = cell.fused_combine if fused else cell.combine
+        h, c = combine(x_proj, context.h_proj, context.c)
+        return Context(h, c, cell.project_hidden(h))
 
     def update_gates(self, inputs_proj: torch.Tensor,
                      context: Context) -> torch.Tensor:
@@ -481,17 +487,38 @@ class DLALightStep(DLAStep):
         for the block's input ``x`` (its device, dtype and layout)."""
         return use_fused_step(self.fused, x, x, self.norms[index])
 
-    def context_and_gate(self, pooled: torch.Tensor,
-                         context: Optional[Context]
-                         ) -> Tuple[Context, torch.Tensor]:
+    def context_and_gate(self,
+                         pooled: torch.Tensor,
+                         context: Optional[Context],
+                         fused: bool = False) -> Tuple[Context, torch.Tensor]:
         """The context path and the update gate ``d`` ``[N, C]`` from
         ``GAP(x)`` and ``GAP(r)`` stacked as ``pooled`` ``[N, 2, C]``, with
-        one input projection for both paths."""
+        one input projection for both paths (with ``fused``, the cell's
+        ``fused_combine`` for both, see :meth:`fuses_gates`)."""
         if context is None:
             context = self.initial_context(pooled[:, 0])
         proj = self.context_cell.project_input(pooled)
-        context = self.advance(proj[:, 0], context)
+        context = self.advance(proj[:, 0], context, fused)
+        if fused:
+            gate = self.context_cell.fused_combine(proj[:, 1], context.h_proj,
+                                                   context.c)[0]
+            return context, gate
         return context, self.update_gates(proj[:, 1:], context)[:, 0]
+
+    def fuses_gates(self, index: int) -> bool:
+        """Whether the fused step of block ``index`` also runs its ``[N,
+        C]`` part in fused kernels (:func:`mmdla.ops.dsu_combine`,
+        :func:`mmdla.ops.gate_kernels`), instead of PyTorch: for a context
+        cell with a ``fused_combine`` (the DSU), per-sample context, fp32
+        parameters, heads of a power-of-2 size, and while no
+        :class:`Recorder` collects the gates."""
+        attention = self.attentions[index]
+        head_dim = attention.head_dim
+        return (self.context_cell.fused_combine is not None
+                and not self.legacy_batch0_context
+                and attention.value_kernel.dtype == torch.float32
+                and head_dim & (head_dim - 1) == 0
+                and attention.channels % head_dim == 0 and not recording())
 
     def fused_forward(self,
                       index: int,
@@ -503,10 +530,20 @@ class DLALightStep(DLAStep):
         gates folded into the two depthwise kernels (:func:`fold_gates`),
         the full-size work in the fused kernels."""
         attention = self.attentions[index]
+        fuses_gates = self.fuses_gates(index)
 
         def kernels(pooled, *state):
             new_context, gate = self.context_and_gate(
-                pooled, Context(*state) if state else None)
+                pooled, Context(*state) if state else None, fuses_gates)
+            if fuses_gates:
+                kx, kr, _ = gate_kernels(pooled[:, 0], gate,
+                                         attention.query_kernel,
+                                         attention.key_kernel,
+                                         attention.value_kernel,
+                                         self.update_kernel,
+                                         attention.lambda_t,
+                                         attention.head_dim)
+                return (kx, kr, *new_context)
             report(attention, 'update_gate', gate)
             gates = attention.gates(pooled[:, 0], gate)
             kx = fold_gates(attention.value_kernel, gates.value)

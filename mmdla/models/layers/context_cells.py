@@ -6,13 +6,14 @@ as a channel gate. The Dynamic Sharing Unit is the paper's cell; standard
 LSTM and GRU cells are offered for ablations.
 """
 import math
-from typing import Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from mmdla.ops import dsu_combine
 from mmdla.registry import MODELS
 from .legacy_keys import rename_legacy_keys
 from .options import accepted_options, registered_class
@@ -32,7 +33,12 @@ class ContextCell(BaseModule):
     so that callers can batch the input projections of several steps into
     one matrix product and reuse the projection of a hidden state for every
     step that starts from it. ``combine`` broadcasts over leading dimensions.
+
+    A cell may also offer ``fused_combine``: ``combine`` of ``[N, P]``
+    projections and ``[N, C]`` fp32 state as one fused GPU op, used by the
+    fused DLA-L step (None: the step runs ``combine`` in PyTorch).
     """
+    fused_combine: Optional[Callable[..., State]] = None
 
     def __init__(self, channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -125,6 +131,13 @@ class DynamicSharingUnit(ContextCell):
         i, f, g = (x_proj + h_proj).chunk(3, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(c), c
+
+    @staticmethod
+    def fused_combine(x_proj: torch.Tensor, h_proj: torch.Tensor,
+                      c: torch.Tensor) -> State:
+        """:meth:`combine` of ``[N, 3C]`` projections and ``[N, C]`` state,
+        fp32, as one fused op (:func:`mmdla.ops.dsu_combine`)."""
+        return dsu_combine(x_proj, h_proj, c)
 
 
 class _GatedRNNCell(ContextCell):

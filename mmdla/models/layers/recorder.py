@@ -37,6 +37,12 @@ def report(module: nn.Module, name: str, tensor: torch.Tensor) -> None:
         _ACTIVE[-1].records[module, name].append(tensor.detach())
 
 
+def recording() -> bool:
+    """Whether a :class:`Recorder` is active (so that a fused computation
+    that does not report its internals should step aside)."""
+    return bool(_ACTIVE)
+
+
 class Recorder:
     """Keeps the tensors reported while it is active (``with recorder:``).
 

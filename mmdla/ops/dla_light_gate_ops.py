@@ -1,0 +1,173 @@
+"""PyTorch custom ops over the Triton kernels of the ``[N, C]`` part of the
+fused DLA-L step (see :mod:`.dla_light_gate_kernels` for the mathematics).
+
+Each op and its backward is one custom op with a fake implementation, so
+that the meta device and ``torch.compile`` see one kernel each way. Every
+tensor is fp32 and contiguous along its last dimension.
+"""
+import importlib
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .dla_light_tiles import TAPS
+
+GATE_KERNELS_MODULE = 'mmdla.ops.dla_light_gate_kernels'
+
+
+def _kernels():
+    """The Triton kernels, imported on first use (so that
+    ``TRITON_INTERPRET`` set by then is honoured)."""
+    return importlib.import_module(GATE_KERNELS_MODULE)
+
+
+def _rows(t: Tensor) -> Tensor:
+    """``t`` with unit stride along its last dimension."""
+    return t if t.stride(-1) == 1 else t.contiguous()
+
+
+@torch.library.custom_op('mmdla::dsu_combine', mutates_args=())
+def dsu_combine(x_proj: Tensor, h_proj: Tensor,
+                c: Tensor) -> Tuple[Tensor, Tensor]:
+    """The element-wise step of the Dynamic Sharing Unit: new ``(h, c)``
+    ``[N, C]`` from the input and hidden projections ``[N, 3C]`` (rows of
+    any stride) and the cell state ``c`` ``[N, C]``."""
+    h_new, c_new = torch.empty_like(c), torch.empty_like(c)
+    _kernels().dsu_combine(
+        _rows(x_proj), _rows(h_proj), c.contiguous(), h_new, c_new)
+    return h_new, c_new
+
+
+@dsu_combine.register_fake
+def _(x_proj: Tensor, h_proj: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+    return torch.empty_like(c), torch.empty_like(c)
+
+
+@torch.library.custom_op('mmdla::dsu_combine_backward', mutates_args=())
+def dsu_combine_backward(x_proj: Tensor, h_proj: Tensor, c: Tensor,
+                         grad_h: Tensor,
+                         grad_c: Tensor) -> Tuple[Tensor, Tensor]:
+    """The gradients of :func:`dsu_combine`: that of the projections' sum
+    ``[N, 3C]`` (of ``x_proj`` and ``h_proj`` alike) and of ``c``."""
+    n, channels = c.shape
+    grad_proj = c.new_empty(n, 3 * channels)
+    grad_c_prev = torch.empty_like(c)
+    _kernels().dsu_combine_backward(_rows(x_proj), _rows(h_proj),
+                                    c.contiguous(), grad_h.contiguous(),
+                                    grad_c.contiguous(), grad_proj,
+                                    grad_c_prev)
+    return grad_proj, grad_c_prev
+
+
+@dsu_combine_backward.register_fake
+def _(x_proj: Tensor, h_proj: Tensor, c: Tensor, grad_h: Tensor,
+      grad_c: Tensor) -> Tuple[Tensor, Tensor]:
+    return c.new_empty(c.shape[0], 3 * c.shape[1]), torch.empty_like(c)
+
+
+def _dsu_combine_setup_context(ctx, inputs, output) -> None:
+    ctx.save_for_backward(*inputs)
+
+
+def _dsu_combine_autograd(ctx, grad_h: Optional[Tensor],
+                          grad_c: Optional[Tensor]):
+    x_proj, h_proj, c = ctx.saved_tensors
+    grad_h = torch.zeros_like(c) if grad_h is None else grad_h
+    grad_c = torch.zeros_like(c) if grad_c is None else grad_c
+    grad_proj, grad_c_prev = dsu_combine_backward(x_proj, h_proj, c, grad_h,
+                                                  grad_c)
+    return grad_proj, grad_proj, grad_c_prev
+
+
+dsu_combine.register_autograd(
+    _dsu_combine_autograd, setup_context=_dsu_combine_setup_context)
+
+
+@torch.library.custom_op('mmdla::dla_gate_kernels', mutates_args=())
+def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
+                 k_kernel: Tensor, value: Tensor, update: Tensor,
+                 lam: Tensor, head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """DLA-L's gates folded into the two depthwise kernels.
+
+    Args:
+        pooled (Tensor): ``GAP(x)``, ``[N, C]``.
+        gate_d (Tensor): The update gate ``d``, ``[N, C]``.
+        q_kernel, k_kernel (Tensor): MRLA-light's query and key kernels
+            ``[K]`` (1-D over the channels).
+        value, update (Tensor): The depthwise kernels ``[C, 1, 3, 3]``.
+        lam (Tensor): ``lambda_t``, ``[C, 1, 1]``.
+        head_dim (int): Channels per head (a power of 2 dividing ``C``).
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``kx``, ``kr`` ``[N, 9, C]`` and the
+        head gates ``a`` per channel ``[N, C]`` (for the backward pass).
+    """
+    n, c = pooled.shape
+    kx, kr = pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c)
+    a = torch.empty_like(pooled)
+    _kernels().gate_kernels(pooled.contiguous(), gate_d.contiguous(),
+                            q_kernel.contiguous(), k_kernel.contiguous(),
+                            value.contiguous(), update.contiguous(),
+                            lam.contiguous(), head_dim, kx, kr, a)
+    return kx, kr, a
+
+
+@gate_kernels.register_fake
+def _(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
+      value: Tensor, update: Tensor, lam: Tensor,
+      head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
+    n, c = pooled.shape
+    return (pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c),
+            torch.empty_like(pooled))
+
+
+@torch.library.custom_op('mmdla::dla_gate_kernels_backward', mutates_args=())
+def gate_kernels_backward(
+        pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
+        value: Tensor, update: Tensor, lam: Tensor, a: Tensor,
+        grad_kx: Tensor, grad_kr: Tensor, head_dim: int
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The gradients of :func:`gate_kernels` with respect to ``pooled``,
+    ``gate_d``, ``q_kernel``, ``k_kernel``, ``value``, ``update`` and
+    ``lam``."""
+    grads = tuple(
+        torch.empty_like(t)
+        for t in (pooled, gate_d, q_kernel, k_kernel, value, update, lam))
+    _kernels().gate_kernels_backward(pooled.contiguous(), gate_d.contiguous(),
+                                     q_kernel.contiguous(),
+                                     k_kernel.contiguous(), value.contiguous(),
+                                     update.contiguous(), lam.contiguous(), a,
+                                     grad_kx.contiguous(),
+                                     grad_kr.contiguous(), head_dim, grads)
+    return grads
+
+
+@gate_kernels_backward.register_fake
+def _(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
+      value: Tensor, update: Tensor, lam: Tensor, a: Tensor, grad_kx: Tensor,
+      grad_kr: Tensor, head_dim: int
+      ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    return tuple(
+        torch.empty_like(t)
+        for t in (pooled, gate_d, q_kernel, k_kernel, value, update, lam))
+
+
+def _gate_kernels_setup_context(ctx, inputs, output) -> None:
+    *tensors, head_dim = inputs
+    ctx.save_for_backward(*tensors, output[2])
+    ctx.head_dim = head_dim
+
+
+def _gate_kernels_autograd(ctx, grad_kx: Optional[Tensor],
+                           grad_kr: Optional[Tensor], grad_a: Optional[Tensor]):
+    *tensors, a = ctx.saved_tensors
+    n, c = a.shape
+    grad_kx = a.new_zeros(n, TAPS, c) if grad_kx is None else grad_kx
+    grad_kr = a.new_zeros(n, TAPS, c) if grad_kr is None else grad_kr
+    grads = gate_kernels_backward(*tensors, a, grad_kx, grad_kr, ctx.head_dim)
+    return (*grads, None)
+
+
+gate_kernels.register_autograd(
+    _gate_kernels_autograd, setup_context=_gate_kernels_setup_context)
