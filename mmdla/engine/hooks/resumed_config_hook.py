@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.optim import OptimWrapper
 
 from mmdla.registry import HOOKS
 from ..config_diff import (Difference, changed_optimizer_settings,
@@ -111,6 +112,9 @@ class ResumedConfigHook(Hook):
         self._differences: Optional[List[Difference]] = None
 
     def before_run(self, runner) -> None:
+        # `runner.test()` and `runner.val()` build no optimizer
+        if not isinstance(runner.optim_wrapper, OptimWrapper):
+            return
         self._built_groups = [{
             key: value
             for key, value in group.items() if key != 'params'
@@ -129,9 +133,9 @@ class ResumedConfigHook(Hook):
             describe_differences(self._differences, source),
             logger='current',
             level=logging.WARNING)
-        old_type = saved_cfg.get('optim_wrapper', {}).get('optimizer',
-                                                          {}).get('type')
-        new_type = runner.cfg.optim_wrapper.get('optimizer', {}).get('type')
+        old_type, new_type = (
+            cfg.get('optim_wrapper', {}).get('optimizer', {}).get('type')
+            for cfg in (saved_cfg, runner.cfg))
         if old_type and old_type != new_type:
             raise OptimizerChangedError(
                 f'{source} holds the state of a {old_type} optimizer and the '

@@ -48,3 +48,40 @@ def test_unchanged_settings_are_left_alone():
                                     _built_groups(built), ['lr'],
                                     [scheduler]) == []
     assert abs(restored.param_groups[0]['lr'] - 0.01) < 1e-12
+
+
+def _toy_run(work_dir: str, lr: float, max_epochs: int, resume: bool):
+    """A toy run whose config (as a checkpoint stores it) says ``lr`` and
+    ``max_epochs``, with a ResumedConfigHook."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from conftest import ToyDataset, ToyModel
+    settings = dict(
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs))
+    return Runner(
+        model=ToyModel(),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0),
+        param_scheduler=dict(type='MultiStepLR', milestones=[1], end=10),
+        custom_hooks=[dict(type='mmdla.ResumedConfigHook')],
+        resume=resume,
+        log_level='WARNING',
+        default_scope='mmengine',
+        cfg=Config(settings),
+        **settings)
+
+
+def test_resumed_run_trains_with_the_new_lr(tmp_path):
+    _toy_run(str(tmp_path), lr=0.01, max_epochs=1, resume=False).train()
+    _toy_run(str(tmp_path), lr=0.05, max_epochs=2, resume=True).train()
+    group = torch.load(
+        str(tmp_path / 'epoch_2.pth'), weights_only=False
+    )['optimizer']['param_groups'][0]
+    # milestone 1 decayed the new base lr 0.05 once
+    assert abs(group['lr'] - 0.005) < 1e-12 and group['initial_lr'] == 0.05
