@@ -1,7 +1,9 @@
 """ResumedConfigHook gives a restored optimizer the hyper-parameters of the
 config, at the resumed point of the schedule."""
 import torch
+from mmengine.config import Config
 from mmengine.optim import MultiStepLR, OptimWrapper
+from mmengine.runner import Runner
 
 from mmdla.engine.hooks import apply_optimizer_settings
 
@@ -50,21 +52,19 @@ def test_unchanged_settings_are_left_alone():
     assert abs(restored.param_groups[0]['lr'] - 0.01) < 1e-12
 
 
-def _toy_run(work_dir: str, lr: float, max_epochs: int, resume: bool):
+def _toy_run(toy_classes: tuple, work_dir: str, lr: float, max_epochs: int,
+             resume: bool) -> Runner:
     """A toy run whose config (as a checkpoint stores it) says ``lr`` and
     ``max_epochs``, with a ResumedConfigHook."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
-    from conftest import ToyDataset, ToyModel
+    model_class, dataset_class = toy_classes
     settings = dict(
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs))
     return Runner(
-        model=ToyModel(),
+        model=model_class(),
         work_dir=work_dir,
         train_dataloader=dict(
-            dataset=ToyDataset(),
+            dataset=dataset_class(),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=2,
             num_workers=0),
@@ -77,9 +77,11 @@ def _toy_run(work_dir: str, lr: float, max_epochs: int, resume: bool):
         **settings)
 
 
-def test_resumed_run_trains_with_the_new_lr(tmp_path):
-    _toy_run(str(tmp_path), lr=0.01, max_epochs=1, resume=False).train()
-    _toy_run(str(tmp_path), lr=0.05, max_epochs=2, resume=True).train()
+def test_resumed_run_trains_with_the_new_lr(tmp_path, toy_classes):
+    _toy_run(toy_classes, str(tmp_path), 0.01, max_epochs=1,
+             resume=False).train()
+    _toy_run(toy_classes, str(tmp_path), 0.05, max_epochs=2,
+             resume=True).train()
     group = torch.load(
         str(tmp_path / 'epoch_2.pth'), weights_only=False
     )['optimizer']['param_groups'][0]
