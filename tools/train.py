@@ -9,6 +9,10 @@ Examples::
     python tools/train.py CONFIG --resume
     python tools/train.py CONFIG --resume work_dirs/NAME/epoch_3.pth
 
+    # start over in a work dir that holds a run: the earlier run is moved
+    # into work_dirs/NAME/earlier_runs/<time>/
+    python tools/train.py CONFIG --new-run
+
     # several processes: see tools/dist_train.sh and tools/slurm_train.sh
 
 The hooks are those the config names: mmdla's configs save checkpoints with
@@ -16,19 +20,27 @@ The hooks are those the config names: mmdla's configs save checkpoints with
 and stop on a non-finite loss with ``mmdla.FiniteLossHook``. ``--resume``
 without a path continues from the checkpoint ``last_checkpoint`` names, else
 from the latest valid ``epoch_N.pth``/``iter_N.pth`` of the work dir; it
-never trains from scratch over checkpoints. When no GPU is present a
-distributed launch uses the gloo backend on the CPU; ``--dist-backend``
-forces a backend.
+never trains from scratch over checkpoints. A resumed run logs how the
+config differs from the checkpoint's and trains with the optimizer settings
+of the config (``mmdla.ResumedConfigHook``); a run that is already complete
+says so and exits. Without ``--resume``, a work dir that holds checkpoints is
+refused unless ``--new-run`` is given; one training at a time holds a work
+dir. When no GPU is present a distributed launch uses the gloo backend on
+the CPU; ``--dist-backend`` forces a backend.
 """
 import argparse
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
 from mmdla.engine import (check_checkpoint_file, find_resume_checkpoint,
                           exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
+from mmdla.engine.distributed import launcher_rank
+from mmdla.engine.resume import finished_run_message, prepare_resume
+from mmdla.engine.work_dir import claim_work_dir
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -49,6 +61,11 @@ def parse_args() -> argparse.Namespace:
         help='resume from the given checkpoint, or, without a value, from the '
         'latest checkpoint of the work dir')
     parser.add_argument(
+        '--new-run',
+        action='store_true',
+        help='start a new run in a work dir that holds one: its checkpoints, '
+        'logs and config are moved into <work dir>/earlier_runs/<time>/')
+    parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual total batch size over '
@@ -64,7 +81,10 @@ def parse_args() -> argparse.Namespace:
         'and validation sets, to name each truncated or damaged file (this '
         'reads every file)')
     add_common_args(parser)
-    return parse_tool_args(parser)
+    args = parse_tool_args(parser)
+    if args.new_run and args.resume is not None:
+        parser.error('--new-run starts over, --resume continues: give one')
+    return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -108,16 +128,29 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-
+    resuming = bool(cfg.get('resume') and cfg.get('load_from'))
+    if resuming and '://' not in cfg.load_from:
+        message = finished_run_message(cfg, cfg.load_from, args.config)
+        if message is not None:
+            print_log(message, logger='current')
+            return
     # MMPretrain's configs validate with `val_cfg = dict()`; --no-validate
     # sets the val_dataloader to None, which the check skips
     check_data_roots(
         cfg, ['train_dataloader', 'val_dataloader'],
         check_images=args.check_images)
+    # the work dir is this run's while the lock file is open
+    lock = claim_work_dir(cfg.work_dir, bool(cfg.get('resume')),
+                          args.new_run, launcher_rank(args.launcher))
 
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    if resuming:
+        prepare_resume(runner, cfg.load_from)
+    runner.train()
+    if lock is not None:
+        lock.close()
     exit_distributed_run()
 
 

@@ -14,6 +14,9 @@ import torch.nn as nn
 from mmengine.model import is_model_wrapper
 
 _SHOWN_KEYS = 8
+# how tools/test.py gets past a mismatch
+PARTIAL_LOAD_FIX = ('pass that config, or --allow-partial-checkpoint to load '
+                    'the matching weights on purpose.')
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -55,7 +58,8 @@ def _describe(title: str, keys: List[str]) -> str:
 
 def check_state_dict_matches(model: nn.Module,
                              checkpoint_state: Dict[str, torch.Tensor],
-                             checkpoint_name: str) -> None:
+                             checkpoint_name: str,
+                             fix: str = PARTIAL_LOAD_FIX) -> None:
     """Raise if ``checkpoint_state`` cannot fill ``model`` exactly.
 
     A ``module.`` prefix (saved from a DataParallel model) is ignored, as
@@ -65,6 +69,7 @@ def check_state_dict_matches(model: nn.Module,
         model: The model (unwrapped) the checkpoint is for.
         checkpoint_state: The checkpoint's ``state_dict``.
         checkpoint_name: The checkpoint's path, for the message.
+        fix: The end of the message: what to do instead.
 
     Raises:
         CheckpointMismatchError: If keys are missing, unexpected or of
@@ -89,12 +94,12 @@ def check_state_dict_matches(model: nn.Module,
         raise CheckpointMismatchError(
             f'Checkpoint {checkpoint_name!r} does not fit the model of the '
             'config: ' + '; '.join(problems) + '. It was probably trained '
-            'with another config (depth, width, variant or classes); pass '
-            'that config, or --allow-partial-checkpoint to load the '
-            'matching weights on purpose.')
+            f'with another config (depth, width, variant or classes); {fix}')
 
 
-def check_checkpoint_fits(model: nn.Module, filename: str) -> None:
+def check_checkpoint_fits(model: nn.Module,
+                          filename: str,
+                          fix: str = PARTIAL_LOAD_FIX) -> None:
     """Raise if the checkpoint file ``filename`` cannot fill ``model``.
 
     Only the names and shapes are read (the file is memory-mapped), so the
@@ -104,6 +109,7 @@ def check_checkpoint_fits(model: nn.Module, filename: str) -> None:
         model: The model, possibly in a DDP wrapper.
         filename: A local checkpoint file with a ``state_dict`` entry, or a
             bare state dict.
+        fix: The end of the message: what to do instead.
 
     Raises:
         CheckpointMismatchError: See :func:`check_state_dict_matches`.
@@ -116,4 +122,4 @@ def check_checkpoint_fits(model: nn.Module, filename: str) -> None:
         weights_only=True,
         mmap=zipfile.is_zipfile(filename))
     check_state_dict_matches(model, checkpoint.get('state_dict', checkpoint),
-                             filename)
+                             filename, fix)

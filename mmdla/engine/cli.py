@@ -4,11 +4,13 @@ import difflib
 import inspect
 import os
 import os.path as osp
-from typing import Iterable
+from typing import Any, Dict, Iterable, List
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from .config_diff import flatten_config
 
 
 def add_cfg_options_arg(
@@ -94,12 +96,78 @@ def check_top_level_keys(cfg: Config, keys: Iterable[str]) -> None:
                 'setting, write it in a config file.')
 
 
+def _uses_of(key: str, value: Any, settings: Dict[str, Any]) -> List[str]:
+    """The keys of ``settings`` that hold the value of the variable
+    setting ``key``: for a top-level string, the settings equal to it or
+    starting with it (``data_root + 'annotations/...'``); otherwise the
+    settings equal to it whose key ends as ``key`` does after its first
+    part (``...metainfo.classes`` for ``metainfo.classes``)."""
+    _, _, rest = key.partition('.')
+    return [
+        name for name, setting in settings.items()
+        if type(setting) is type(value) and (
+            (not rest and isinstance(value, str) and setting.startswith(value))
+            or (setting == value and (not rest or name.endswith('.' + rest))))
+    ]
+
+
+def _cli_value(value: Any) -> str:
+    """``value`` as ``--cfg-options`` takes it (no spaces)."""
+    if isinstance(value, list):
+        return '[' + ','.join(_cli_value(item) for item in value) + ']'
+    if isinstance(value, tuple):
+        return '(' + ','.join(_cli_value(item) for item in value) + ')'
+    return str(value)
+
+
+def check_substituted_variables(cfg: Config, options: Dict[str, Any]) -> None:
+    """Refuse ``--cfg-options`` that set a variable of the config file.
+
+    A top-level setting that nothing reads by its name (``data_root``,
+    ``metainfo``) is a variable: its value was copied into the settings
+    that use it when the file was read, so overriding it changes nothing.
+    It is recognised by its value appearing in other settings
+    (:func:`_uses_of`), which the error lists with the values to give them.
+
+    Raises:
+        ValueError: For the first such option; the message names the
+            settings to set instead.
+    """
+    read_by_name = set(_RUNNER_CONFIG_KEYS)
+    read_by_name |= set(inspect.signature(Runner).parameters)
+    flat = flatten_config(cfg)
+    for key, new in options.items():
+        top = key.split('.')[0]
+        old = flat.get(key)
+        if top in read_by_name or old is None or isinstance(old, bool) \
+                or new == old:
+            continue
+        settings = {
+            name: value
+            for name, value in flat.items() if name.split('.')[0] != top
+        }
+        uses = sorted(_uses_of(key, old, settings))
+        if not uses:
+            continue
+        fixes = ' '.join(
+            f'{name}={new + settings[name][len(old):]}' if isinstance(
+                old, str) and isinstance(new, str) else
+            f'{name}={_cli_value(new)}' for name in uses)
+        raise ValueError(
+            f'--cfg-options {key}={_cli_value(new)}: {top!r} is a variable '
+            f'of the config file; its value {old!r} was copied into the '
+            'settings that use it when the file was read, so setting it '
+            f'changes nothing. Set those settings instead: --cfg-options '
+            f'{fixes}')
+
+
 def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Set the launcher, merge ``--cfg-options`` and choose the work dir:
     ``--work-dir``, else the config's, else ``./work_dirs/<config name>``."""
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         check_top_level_keys(cfg, args.cfg_options)
+        check_substituted_variables(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

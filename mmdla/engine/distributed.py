@@ -68,6 +68,17 @@ def _export_launcher_env(launcher: str) -> None:
     os.environ.setdefault('MASTER_PORT', '29500')
 
 
+def launcher_rank(launcher: str) -> int:
+    """The global rank of this process, as its launcher set it in the
+    environment (``RANK``, ``SLURM_PROCID``, ``OMPI_COMM_WORLD_RANK``); 0
+    without a launcher. Readable before the process group exists."""
+    if launcher == 'none':
+        return 0
+    name = _LAUNCHER_VARIABLES[launcher][0] \
+        if launcher in _LAUNCHER_VARIABLES else 'RANK'
+    return int(os.environ.get(name, 0))
+
+
 def setup_distributed(cfg: Config,
                       launcher: str,
                       backend: Optional[str] = None) -> None:

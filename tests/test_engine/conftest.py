@@ -83,3 +83,10 @@ def _build_toy_runner(work_dir: str,
 def toy_runner() -> Callable[..., Runner]:
     """A function building the toy runner; see ``_build_toy_runner``."""
     return _build_toy_runner
+
+
+@pytest.fixture
+def toy_classes() -> tuple:
+    """``(ToyModel, ToyDataset)``, for tests that build a runner of their
+    own."""
+    return ToyModel, ToyDataset

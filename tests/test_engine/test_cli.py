@@ -2,8 +2,10 @@
 import argparse
 
 import pytest
+from mmengine.config import Config
 
-from mmdla.engine.cli import add_cfg_options_arg, check_positive
+from mmdla.engine.cli import (add_cfg_options_arg, check_positive,
+                              check_substituted_variables)
 
 
 def counts_parser() -> argparse.ArgumentParser:
@@ -42,3 +44,45 @@ def test_cfg_options_are_parsed_into_a_dict():
     assert args.cfg_options == {'model.backbone.depth': 18, 'work_dir': 'out'}
     assert '--cfg-options' in parser.format_help()
     assert 'override the config' in parser.format_help()
+
+
+def _variable_config(tmp_path) -> Config:
+    config = tmp_path / 'variables.py'
+    config.write_text(
+        "data_root = 'data/coco/'\n"
+        "metainfo = dict(classes=('a', 'b'))\n"
+        'train_dataloader = dict(dataset=dict(data_root=data_root, '
+        "ann_file='annotations/train.json', metainfo=metainfo))\n"
+        'test_dataloader = dict(dataset=dict(data_root=data_root, '
+        'metainfo=metainfo))\n'
+        "test_evaluator = dict(ann_file=data_root + 'annotations/val.json')\n")
+    return Config.fromfile(str(config))
+
+
+def test_setting_a_variable_of_the_config_names_its_uses(tmp_path):
+    cfg = _variable_config(tmp_path)
+    with pytest.raises(ValueError) as error:
+        check_substituted_variables(cfg, {'data_root': '/other/'})
+    assert str(error.value) == (
+        "--cfg-options data_root=/other/: 'data_root' is a variable of the "
+        "config file; its value 'data/coco/' was copied into the settings "
+        'that use it when the file was read, so setting it changes nothing. '
+        'Set those settings instead: --cfg-options '
+        'test_dataloader.dataset.data_root=/other/ '
+        'test_evaluator.ann_file=/other/annotations/val.json '
+        'train_dataloader.dataset.data_root=/other/')
+    with pytest.raises(ValueError) as error:
+        check_substituted_variables(cfg, {'metainfo.classes': ['c', 'd']})
+    assert 'Set those settings instead: --cfg-options ' \
+        'test_dataloader.dataset.metainfo.classes=[c,d] ' \
+        'train_dataloader.dataset.metainfo.classes=[c,d]' in str(error.value)
+
+
+def test_settings_read_by_name_pass(tmp_path):
+    cfg = _variable_config(tmp_path)
+    check_substituted_variables(
+        cfg, {
+            'train_dataloader.dataset.data_root': '/other/',
+            'data_root': 'data/coco/',
+            'work_dir': 'data/coco/x'
+        })

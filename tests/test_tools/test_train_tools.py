@@ -115,6 +115,39 @@ def test_unknown_cfg_option_key_is_an_error(train_tool, monkeypatch,
     assert cfg.randomness.seed == 1 and cfg.find_unused_parameters is True
 
 
+def test_setting_a_config_variable_names_the_settings(
+        train_tool, test_tool, monkeypatch, faster_rcnn_demo):
+    # `data_root` was copied into the dataloaders and evaluators when the
+    # config was read: setting it alone would train on the old data
+    with pytest.raises(ValueError) as error:
+        _merged(train_tool, monkeypatch,
+                [faster_rcnn_demo, '--cfg-options', 'data_root=/other/'])
+    message = str(error.value)
+    assert message.startswith(
+        "--cfg-options data_root=/other/: 'data_root' is a variable of the "
+        "config file; its value 'data/shapes_coco/' was copied")
+    for split in ('train', 'val', 'test'):
+        assert f'{split}_dataloader.dataset.data_root=/other/ ' in message
+    for split in ('val', 'test'):
+        assert f'{split}_evaluator.ann_file=/other/annotations/' \
+            'instances_val.json' in message
+
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', faster_rcnn_demo, 'x.pth', '--cfg-options',
+        'data_root=/other/'
+    ])
+    args = test_tool.parse_args()
+    with pytest.raises(ValueError, match="'data_root' is a variable"):
+        test_tool.apply_common_args(Config.fromfile(args.config), args)
+
+
+def test_new_run_and_resume_exclude_each_other(train_tool, monkeypatch,
+                                               faster_rcnn_demo):
+    with pytest.raises(SystemExit):
+        _merged(train_tool, monkeypatch,
+                [faster_rcnn_demo, '--new-run', '--resume'])
+
+
 def test_train_cls_config(train_tool, monkeypatch, cls_demo):
     cfg = _merged(train_tool, monkeypatch, [cls_demo])
     assert cfg.default_scope == 'mmpretrain'

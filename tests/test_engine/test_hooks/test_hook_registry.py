@@ -2,7 +2,8 @@
 as MMDetection's and MMPretrain's own tools (which import no mmdla) do."""
 import sys
 
-_HOOKS = ('AtomicCheckpointHook', 'FiniteLossHook', 'RandomStateHook')
+_HOOKS = ('AtomicCheckpointHook', 'FiniteLossHook', 'RandomStateHook',
+          'ResumedConfigHook')
 
 _SCRIPT = """
 import sys

@@ -1,0 +1,80 @@
+"""Checks of a resume before it trains: is there anything left to train,
+does the checkpoint hold the config's model, and what did the config change.
+
+MMEngine's runner resumes a finished run by training nothing and exiting
+with status 0, and resumes a checkpoint of another model until the
+optimizer's state fails to load ("loaded state dict contains a parameter
+group that doesn't match the size of optimizer's group"). ``tools/train.py``
+calls :func:`finished_run_message` before building the runner and
+:func:`prepare_resume` after it.
+"""
+import zipfile
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from .checkpoint_match import check_checkpoint_fits
+from .hooks import ResumedConfigHook
+
+
+def _checkpoint_meta(path: str) -> dict:
+    """The ``meta`` entry of a runner checkpoint (the tensors are not
+    read)."""
+    checkpoint = torch.load(
+        path,
+        map_location='cpu',
+        weights_only=True,
+        mmap=zipfile.is_zipfile(path))
+    return checkpoint.get('meta', {})
+
+
+def finished_run_message(cfg: Config, checkpoint: str,
+                         config_file: str) -> Optional[str]:
+    """Say so if ``checkpoint`` already reached the end of ``cfg``'s
+    training (``train_cfg.max_epochs`` or ``max_iters``).
+
+    Args:
+        cfg: The config of the resumed run.
+        checkpoint: A local runner checkpoint.
+        config_file: The config's path, for the commands in the message.
+
+    Returns:
+        str, optional: A message with what to run instead, or ``None`` if
+        there is training left.
+    """
+    meta = _checkpoint_meta(checkpoint)
+    train_cfg = cfg.get('train_cfg') or {}
+    for unit, key in (('epoch', 'max_epochs'), ('iter', 'max_iters')):
+        if key in train_cfg and unit in meta:
+            if meta[unit] < train_cfg[key]:
+                return None
+            return (f'Nothing to train: {checkpoint} was saved at {unit} '
+                    f'{meta[unit]}, and the config trains for train_cfg.'
+                    f'{key}={train_cfg[key]}; the run is complete. To '
+                    'train longer, resume with --cfg-options train_cfg.'
+                    f'{key}=N; to evaluate it: python tools/test.py '
+                    f'{config_file} {checkpoint}')
+    return None
+
+
+def prepare_resume(runner: Runner, checkpoint: str) -> None:
+    """Check that ``checkpoint`` holds the model of the runner, and add a
+    :class:`~mmdla.engine.hooks.ResumedConfigHook` unless the config names
+    one.
+
+    Raises:
+        CheckpointMismatchError: If the checkpoint's weights do not fit the
+            model (a checkpoint of another config); checked before the
+            runner loads it, for a local file.
+    """
+    if '://' not in checkpoint:
+        check_checkpoint_fits(
+            runner.model,
+            checkpoint,
+            fix='resume it with that config, or start a new run from its '
+            'matching weights: --cfg-options load_from=CHECKPOINT, without '
+            '--resume.')
+    if not any(isinstance(hook, ResumedConfigHook) for hook in runner.hooks):
+        runner.register_hook(ResumedConfigHook())
