@@ -22,6 +22,8 @@ over channels, per-channel programs over the batch, in a fixed order. The
 kernels call only Triton builtins and functions of this module, so that
 they run in Triton's interpreter (see :mod:`.dla_light_kernels`).
 """
+from typing import Optional
+
 import torch
 import triton
 import triton.language as tl
@@ -50,9 +52,10 @@ def _row_sums(v):
 
 
 @triton.jit
-def _dsu_gates(x_proj, h_proj, n, c, mask, C, stride_x, stride_h):
-    """``sigmoid(i)``, ``sigmoid(f)``, ``tanh(g)`` of sample ``n``."""
-    xs, hs = x_proj + n * stride_x + c, h_proj + n * stride_h + c
+def _dsu_gates(x_proj, h_proj, x_row, n, c, mask, C, stride_x, stride_h):
+    """``sigmoid(i)``, ``sigmoid(f)``, ``tanh(g)`` of sample ``n``, whose
+    input projection starts at ``x_proj + n * stride_x + x_row``."""
+    xs, hs = x_proj + n * stride_x + x_row + c, h_proj + n * stride_h + c
     si = _sigmoid(
         tl.load(xs, mask=mask, other=0.) + tl.load(hs, mask=mask, other=0.))
     sf = _sigmoid(
@@ -65,13 +68,13 @@ def _dsu_gates(x_proj, h_proj, n, c, mask, C, stride_x, stride_h):
 
 
 @triton.jit
-def _dsu_combine_kernel(x_proj, h_proj, c_prev, h_out, c_out, C, stride_x,
-                        stride_h, BLOCK: tl.constexpr):
+def _dsu_combine_kernel(x_proj, h_proj, c_prev, h_out, c_out, C, x_row,
+                        stride_x, stride_h, BLOCK: tl.constexpr):
     """Grid ``(channel blocks, N)``."""
     n = tl.program_id(1).to(tl.int64)
     c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = c < C
-    si, sf, tg = _dsu_gates(x_proj, h_proj, n, c, mask, C, stride_x,
+    si, sf, tg = _dsu_gates(x_proj, h_proj, x_row, n, c, mask, C, stride_x,
                             stride_h)
     cell = sf * tl.load(c_prev + n * C + c, mask=mask, other=0.) + si * tg
     tl.store(c_out + n * C + c, cell, mask=mask)
@@ -80,36 +83,52 @@ def _dsu_combine_kernel(x_proj, h_proj, c_prev, h_out, c_out, C, stride_x,
 
 @triton.jit
 def _dsu_combine_backward_kernel(x_proj, h_proj, c_prev, grad_h, grad_c,
-                                 grad_proj, grad_c_prev, C, stride_x,
-                                 stride_h, BLOCK: tl.constexpr):
-    """Gradients of the projections' sum ``[N, 3C]`` (that of ``x_proj``
-    and of ``h_proj`` alike) and of ``c`` ``[N, C]``. Grid ``(channel
-    blocks, N)``."""
+                                 grad_x_proj, grad_h_proj, grad_c_prev, C,
+                                 x_row, rows, stride_x, stride_h,
+                                 HAS_GRAD_H: tl.constexpr,
+                                 HAS_GRAD_C: tl.constexpr,
+                                 BLOCK: tl.constexpr):
+    """Gradients of the input projections ``[N, rows * 3C]`` (zero but in
+    the row read), of the hidden projection ``[N, 3C]`` and of ``c``
+    ``[N, C]``. Grid ``(channel blocks, N)``."""
     n = tl.program_id(1).to(tl.int64)
     c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = c < C
-    si, sf, tg = _dsu_gates(x_proj, h_proj, n, c, mask, C, stride_x,
+    si, sf, tg = _dsu_gates(x_proj, h_proj, x_row, n, c, mask, C, stride_x,
                             stride_h)
     cp = tl.load(c_prev + n * C + c, mask=mask, other=0.)
-    h = _sigmoid(sf * cp + si * tg)
-    dc = tl.load(grad_c + n * C + c, mask=mask, other=0.) + tl.load(
-        grad_h + n * C + c, mask=mask, other=0.) * h * (1. - h)
-    out = grad_proj + n * 3 * C + c
-    tl.store(out, dc * tg * si * (1. - si), mask=mask)
-    tl.store(out + C, dc * cp * sf * (1. - sf), mask=mask)
-    tl.store(out + 2 * C, dc * si * (1. - tg * tg), mask=mask)
+    dc = tl.full((BLOCK, ), 0., tl.float32)
+    if HAS_GRAD_C:
+        dc += tl.load(grad_c + n * C + c, mask=mask, other=0.)
+    if HAS_GRAD_H:
+        h = _sigmoid(sf * cp + si * tg)
+        dc += tl.load(grad_h + n * C + c, mask=mask, other=0.) * h * (1. - h)
+    gi = dc * tg * si * (1. - si)
+    gf = dc * cp * sf * (1. - sf)
+    gg = dc * si * (1. - tg * tg)
+    out = grad_h_proj + n * 3 * C + c
+    tl.store(out, gi, mask=mask)
+    tl.store(out + C, gf, mask=mask)
+    tl.store(out + 2 * C, gg, mask=mask)
+    for r in range(rows):
+        out = grad_x_proj + (n * rows + r) * 3 * C + c
+        keep = (r * 3 * C == x_row).to(tl.float32)
+        tl.store(out, gi * keep, mask=mask)
+        tl.store(out + C, gf * keep, mask=mask)
+        tl.store(out + 2 * C, gg * keep, mask=mask)
     tl.store(grad_c_prev + n * C + c, dc * sf, mask=mask)
 
 
 @triton.jit
-def _channel_conv(pooled, weights, n, ch, C, K: tl.constexpr):
-    """``conv1d(pooled[n], weights)`` over the channels (zero padding
+def _channel_conv(pooled, weights, n, ch, C, stride_n, K: tl.constexpr):
+    """``conv1d(pooled[n, 0], weights)`` over the channels (zero padding
     ``(K - 1) / 2``) at channels ``ch`` (any shape)."""
     out = tl.full(ch.shape, 0., tl.float32)
     for j in tl.static_range(K):
         src = ch + (j - (K - 1) // 2)
         out += tl.load(weights + j) * tl.load(
-            pooled + n * C + src, mask=(src >= 0) & (src < C), other=0.)
+            pooled + n * stride_n + src, mask=(src >= 0) & (src < C),
+            other=0.)
     return out
 
 
@@ -122,7 +141,7 @@ def _head_tile(g0, HEAD_DIM: tl.constexpr, HEADS: tl.constexpr):
 
 @triton.jit
 def _gate_kernels_kernel(pooled, gate_d, q_kernel, k_kernel, value, update,
-                         lam, kx, kr, a_out, C, G, inv_sqrt_dim,
+                         lam, kx, kr, a_out, C, G, stride_n, inv_sqrt_dim,
                          K: tl.constexpr, HEAD_DIM: tl.constexpr,
                          HEADS: tl.constexpr):
     """Grid ``(N, )``: the gate kernels of one sample, ``HEADS`` heads at
@@ -131,8 +150,8 @@ def _gate_kernels_kernel(pooled, gate_d, q_kernel, k_kernel, value, update,
     for g0 in range(0, G, HEADS):
         ch = _head_tile(g0, HEAD_DIM, HEADS)
         mask = ch < C
-        q = _channel_conv(pooled, q_kernel, n, ch, C, K)
-        k = _channel_conv(pooled, k_kernel, n, ch, C, K)
+        q = _channel_conv(pooled, q_kernel, n, ch, C, stride_n, K)
+        k = _channel_conv(pooled, k_kernel, n, ch, C, stride_n, K)
         a = _sigmoid(_row_sums(q * k) * inv_sqrt_dim)[:, None] + 0. * q
         tl.store(a_out + n * C + ch, a, mask=mask)
         lm = tl.load(lam + ch, mask=mask, other=0.)
@@ -152,10 +171,11 @@ def _gate_kernels_kernel(pooled, gate_d, q_kernel, k_kernel, value, update,
 @triton.jit
 def _gate_kernels_sample_backward_kernel(
         pooled, q_kernel, k_kernel, value, lam, a, grad_kx, grad_kr, grad_qk,
-        grad_pooled, grad_d, qk_partial, C, G, inv_sqrt_dim, K: tl.constexpr,
+        grad_pooled, grad_d, qk_partial, C, G, stride_n, rows, inv_sqrt_dim,
+        K: tl.constexpr,
         K_BLOCK: tl.constexpr, HEAD_DIM: tl.constexpr, HEADS: tl.constexpr):
     """Grid ``(N, )``: per sample, the gradients of the means ``pooled``
-    and of ``d``, and the sample's share of the query and key kernels'
+    ``[N, rows, C]`` (zero but in row 0) and of ``d``, and the sample's share of the query and key kernels'
     gradients ``qk_partial[n]`` ``[2, K_BLOCK]``. ``grad_qk`` ``[N, 2, C]``
     holds the gradients of ``q`` and ``k`` between the two passes."""
     n = tl.program_id(0).to(tl.int64)
@@ -165,8 +185,8 @@ def _gate_kernels_sample_backward_kernel(
     for g0 in range(0, G, HEADS):
         ch = _head_tile(g0, HEAD_DIM, HEADS)
         mask = ch < C
-        q = _channel_conv(pooled, q_kernel, n, ch, C, K)
-        k = _channel_conv(pooled, k_kernel, n, ch, C, K)
+        q = _channel_conv(pooled, q_kernel, n, ch, C, stride_n, K)
+        k = _channel_conv(pooled, k_kernel, n, ch, C, stride_n, K)
         grad_a = tl.full(ch.shape, 0., tl.float32)
         for t in tl.static_range(9):
             grad_a += tl.load(
@@ -183,7 +203,8 @@ def _gate_kernels_sample_backward_kernel(
         for j in tl.static_range(K):
             src = ch + (j - (K - 1) // 2)
             p = tl.load(
-                pooled + n * C + src, mask=(src >= 0) & (src < C), other=0.)
+                pooled + n * stride_n + src, mask=(src >= 0) & (src < C),
+                other=0.)
             part_q += tl.where(offs_k == j, _column_sums(_row_sums(gq * p)),
                                0.)
             part_k += tl.where(offs_k == j, _column_sums(_row_sums(gk * p)),
@@ -208,7 +229,10 @@ def _gate_kernels_sample_backward_kernel(
                 grad_qk + (n * 2) * C + src, mask=inside, other=0.)
             total += tl.load(k_kernel + j) * tl.load(
                 grad_qk + (n * 2 + 1) * C + src, mask=inside, other=0.)
-        tl.store(grad_pooled + n * C + ch, total, mask=ch < C)
+        tl.store(grad_pooled + n * rows * C + ch, total, mask=ch < C)
+        for r in range(1, rows):
+            tl.store(grad_pooled + (n * rows + r) * C + ch, 0. * total,
+                     mask=ch < C)
 
 
 @triton.jit
@@ -260,25 +284,30 @@ def _gate_kernels_channel_backward_kernel(
 # Launchers, called by the custom ops of .dla_light_gate_ops.
 
 
-def dsu_combine(x_proj: torch.Tensor, h_proj: torch.Tensor,
+def dsu_combine(x_proj: torch.Tensor, row: int, h_proj: torch.Tensor,
                 c_prev: torch.Tensor, h_out: torch.Tensor,
                 c_out: torch.Tensor) -> None:
     n, c = c_prev.shape
     launch(
         _dsu_combine_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj, h_proj,
-        c_prev, h_out, c_out, c, x_proj.stride(0), h_proj.stride(0),
-        BLOCK=VECTOR_BLOCK)
+        c_prev, h_out, c_out, c, row * 3 * c, x_proj.stride(0),
+        h_proj.stride(0), BLOCK=VECTOR_BLOCK)
 
 
-def dsu_combine_backward(x_proj: torch.Tensor, h_proj: torch.Tensor,
-                         c_prev: torch.Tensor, grad_h: torch.Tensor,
-                         grad_c: torch.Tensor, grad_proj: torch.Tensor,
+def dsu_combine_backward(x_proj: torch.Tensor, row: int,
+                         h_proj: torch.Tensor, c_prev: torch.Tensor,
+                         grad_h: Optional[torch.Tensor],
+                         grad_c: Optional[torch.Tensor],
+                         grad_x_proj: torch.Tensor, grad_h_proj: torch.Tensor,
                          grad_c_prev: torch.Tensor) -> None:
     n, c = c_prev.shape
     launch(
         _dsu_combine_backward_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj,
-        h_proj, c_prev, grad_h, grad_c, grad_proj, grad_c_prev, c,
-        x_proj.stride(0), h_proj.stride(0), BLOCK=VECTOR_BLOCK)
+        h_proj, c_prev, c_prev if grad_h is None else grad_h,
+        c_prev if grad_c is None else grad_c, grad_x_proj, grad_h_proj,
+        grad_c_prev, c, row * 3 * c, x_proj.shape[1], x_proj.stride(0),
+        h_proj.stride(0), HAS_GRAD_H=grad_h is not None,
+        HAS_GRAD_C=grad_c is not None, BLOCK=VECTOR_BLOCK)
 
 
 def _heads_per_step(head_dim: int) -> int:
@@ -291,10 +320,11 @@ def gate_kernels(pooled: torch.Tensor, gate_d: torch.Tensor,
                  value: torch.Tensor, update: torch.Tensor,
                  lam: torch.Tensor, head_dim: int, kx: torch.Tensor,
                  kr: torch.Tensor, a: torch.Tensor) -> None:
-    n, c = pooled.shape
+    n, _, c = pooled.shape
     launch(
         _gate_kernels_kernel, (n, ), pooled, gate_d, q_kernel, k_kernel,
-        value, update, lam, kx, kr, a, c, c // head_dim, head_dim**-0.5,
+        value, update, lam, kx, kr, a, c, c // head_dim, pooled.stride(0),
+        head_dim**-0.5,
         K=q_kernel.numel(), HEAD_DIM=head_dim,
         HEADS=_heads_per_step(head_dim))
 
@@ -309,15 +339,16 @@ def gate_kernels_backward(pooled: torch.Tensor, gate_d: torch.Tensor,
     lambda)."""
     (grad_pooled, grad_d, grad_q_kernel, grad_k_kernel, grad_value,
      grad_update, grad_lam) = grads
-    n, c = pooled.shape
+    n, rows, c = pooled.shape
     k = q_kernel.numel()
     k_block = next_power_of_2(k)
-    grad_qk = pooled.new_empty(n, 2, c)
+    grad_qk = pooled.new_empty(n, 2, c)  # of q and k
     qk_partial = pooled.new_empty(n, 2, k_block)
     launch(
         _gate_kernels_sample_backward_kernel, (n, ), pooled, q_kernel,
         k_kernel, value, lam, a, grad_kx, grad_kr, grad_qk, grad_pooled,
-        grad_d, qk_partial, c, c // head_dim, head_dim**-0.5, K=k,
+        grad_d, qk_partial, c, c // head_dim, pooled.stride(0), rows,
+        head_dim**-0.5, K=k,
         K_BLOCK=k_block, HEAD_DIM=head_dim, HEADS=_heads_per_step(head_dim))
     block_c = min(64, next_power_of_2(c))
     launch(

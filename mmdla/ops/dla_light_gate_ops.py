@@ -22,62 +22,65 @@ def _kernels():
     return importlib.import_module(GATE_KERNELS_MODULE)
 
 
-def _rows(t: Tensor) -> Tensor:
-    """``t`` with unit stride along its last dimension."""
-    return t if t.stride(-1) == 1 else t.contiguous()
-
-
 @torch.library.custom_op('mmdla::dsu_combine', mutates_args=())
-def dsu_combine(x_proj: Tensor, h_proj: Tensor,
+def dsu_combine(x_proj: Tensor, row: int, h_proj: Tensor,
                 c: Tensor) -> Tuple[Tensor, Tensor]:
     """The element-wise step of the Dynamic Sharing Unit: new ``(h, c)``
-    ``[N, C]`` from the input and hidden projections ``[N, 3C]`` (rows of
-    any stride) and the cell state ``c`` ``[N, C]``."""
+    ``[N, C]`` from the input projection ``x_proj[:, row]`` (of ``x_proj``
+    ``[N, R, 3C]``, the projections of ``R`` inputs), the hidden projection
+    ``[N, 3C]`` and the cell state ``c`` ``[N, C]``."""
     h_new, c_new = torch.empty_like(c), torch.empty_like(c)
-    _kernels().dsu_combine(
-        _rows(x_proj), _rows(h_proj), c.contiguous(), h_new, c_new)
+    _kernels().dsu_combine(x_proj.contiguous(), row, h_proj.contiguous(),
+                           c.contiguous(), h_new, c_new)
     return h_new, c_new
 
 
 @dsu_combine.register_fake
-def _(x_proj: Tensor, h_proj: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+def _(x_proj: Tensor, row: int, h_proj: Tensor,
+      c: Tensor) -> Tuple[Tensor, Tensor]:
     return torch.empty_like(c), torch.empty_like(c)
 
 
 @torch.library.custom_op('mmdla::dsu_combine_backward', mutates_args=())
-def dsu_combine_backward(x_proj: Tensor, h_proj: Tensor, c: Tensor,
-                         grad_h: Tensor,
-                         grad_c: Tensor) -> Tuple[Tensor, Tensor]:
-    """The gradients of :func:`dsu_combine`: that of the projections' sum
-    ``[N, 3C]`` (of ``x_proj`` and ``h_proj`` alike) and of ``c``."""
-    n, channels = c.shape
-    grad_proj = c.new_empty(n, 3 * channels)
+def dsu_combine_backward(x_proj: Tensor, row: int, h_proj: Tensor, c: Tensor,
+                         grad_h: Optional[Tensor], grad_c: Optional[Tensor]
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+    """The gradients of :func:`dsu_combine` (``None``: a zero output
+    gradient): of ``x_proj`` (zero but in row ``row``), ``h_proj`` and
+    ``c``."""
+    grad_x_proj = torch.empty_like(x_proj, memory_format=torch.contiguous_format)
+    grad_h_proj = torch.empty_like(h_proj, memory_format=torch.contiguous_format)
     grad_c_prev = torch.empty_like(c)
-    _kernels().dsu_combine_backward(_rows(x_proj), _rows(h_proj),
-                                    c.contiguous(), grad_h.contiguous(),
-                                    grad_c.contiguous(), grad_proj,
-                                    grad_c_prev)
-    return grad_proj, grad_c_prev
+    _kernels().dsu_combine_backward(
+        x_proj.contiguous(), row, h_proj.contiguous(), c.contiguous(),
+        None if grad_h is None else grad_h.contiguous(),
+        None if grad_c is None else grad_c.contiguous(), grad_x_proj,
+        grad_h_proj, grad_c_prev)
+    return grad_x_proj, grad_h_proj, grad_c_prev
 
 
 @dsu_combine_backward.register_fake
-def _(x_proj: Tensor, h_proj: Tensor, c: Tensor, grad_h: Tensor,
-      grad_c: Tensor) -> Tuple[Tensor, Tensor]:
-    return c.new_empty(c.shape[0], 3 * c.shape[1]), torch.empty_like(c)
+def _(x_proj: Tensor, row: int, h_proj: Tensor, c: Tensor,
+      grad_h: Optional[Tensor],
+      grad_c: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    return (torch.empty_like(x_proj, memory_format=torch.contiguous_format),
+            torch.empty_like(h_proj, memory_format=torch.contiguous_format),
+            torch.empty_like(c))
 
 
 def _dsu_combine_setup_context(ctx, inputs, output) -> None:
-    ctx.save_for_backward(*inputs)
+    x_proj, row, h_proj, c = inputs
+    ctx.save_for_backward(x_proj, h_proj, c)
+    ctx.row = row
+    ctx.set_materialize_grads(False)  # an unused output: no zeros
 
 
 def _dsu_combine_autograd(ctx, grad_h: Optional[Tensor],
                           grad_c: Optional[Tensor]):
     x_proj, h_proj, c = ctx.saved_tensors
-    grad_h = torch.zeros_like(c) if grad_h is None else grad_h
-    grad_c = torch.zeros_like(c) if grad_c is None else grad_c
-    grad_proj, grad_c_prev = dsu_combine_backward(x_proj, h_proj, c, grad_h,
-                                                  grad_c)
-    return grad_proj, grad_proj, grad_c_prev
+    grad_x_proj, grad_h_proj, grad_c_prev = dsu_combine_backward(
+        x_proj, ctx.row, h_proj, c, grad_h, grad_c)
+    return grad_x_proj, None, grad_h_proj, grad_c_prev
 
 
 dsu_combine.register_autograd(
@@ -91,7 +94,8 @@ def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
     """DLA-L's gates folded into the two depthwise kernels.
 
     Args:
-        pooled (Tensor): ``GAP(x)``, ``[N, C]``.
+        pooled (Tensor): ``GAP(x)`` in row 0 of ``[N, R, C]`` (e.g. the
+            stacked means of ``x`` and ``r``).
         gate_d (Tensor): The update gate ``d``, ``[N, C]``.
         q_kernel, k_kernel (Tensor): MRLA-light's query and key kernels
             ``[K]`` (1-D over the channels).
@@ -103,9 +107,9 @@ def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
         tuple[Tensor, Tensor, Tensor]: ``kx``, ``kr`` ``[N, 9, C]`` and the
         head gates ``a`` per channel ``[N, C]`` (for the backward pass).
     """
-    n, c = pooled.shape
+    n, _, c = pooled.shape
     kx, kr = pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c)
-    a = torch.empty_like(pooled)
+    a = pooled.new_empty(n, c)
     _kernels().gate_kernels(pooled.contiguous(), gate_d.contiguous(),
                             q_kernel.contiguous(), k_kernel.contiguous(),
                             value.contiguous(), update.contiguous(),
@@ -117,9 +121,9 @@ def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
 def _(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
       value: Tensor, update: Tensor, lam: Tensor,
       head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
-    n, c = pooled.shape
+    n, _, c = pooled.shape
     return (pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c),
-            torch.empty_like(pooled))
+            pooled.new_empty(n, c))
 
 
 @torch.library.custom_op('mmdla::dla_gate_kernels_backward', mutates_args=())
@@ -157,6 +161,7 @@ def _gate_kernels_setup_context(ctx, inputs, output) -> None:
     *tensors, head_dim = inputs
     ctx.save_for_backward(*tensors, output[2])
     ctx.head_dim = head_dim
+    ctx.set_materialize_grads(False)  # the gates a: no zeros
 
 
 def _gate_kernels_autograd(ctx, grad_kx: Optional[Tensor],

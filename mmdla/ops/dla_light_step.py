@@ -20,6 +20,7 @@ the means, the state and the parameters, then one pass that writes the
 gradients of ``x`` and ``r``, each once (the residual, the two convolutions
 and the means' broadcasts together).
 """
+import functools
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -96,6 +97,13 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
                                              or _triton_available())
 
 
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, device: torch.device) -> Tensor:
+    """A read-only ``[n]`` fp32 tensor of ones (the scale of a step without
+    DropPath), made once per size and device."""
+    return torch.ones(n, device=device)
+
+
 def _running_stats_momentum(norm: nn.BatchNorm2d) -> Optional[float]:
     """Count the step as :class:`torch.nn.BatchNorm2d` does and return the
     momentum of its running statistics' update (None: no update)."""
@@ -166,6 +174,7 @@ class _FusedLightStep(torch.autograd.Function):
         y = epilogue(x, r, kx.detach(), kr.detach(), rows.alpha, rows.shift,
                      scale, pre_act)
         ctx.save_for_backward(x, r, kx.detach(), kr.detach(), scale, coefs)
+        ctx.set_materialize_grads(False)  # no zeros for unused state
         ctx.tiny_graph = (pooled_in, state_in, kx, kr, new_state)
         ctx.tiny_params = tensors[spec.num_state:]
         ctx.batch_stats, ctx.count, ctx.pre_act = batch_stats, count, pre_act
@@ -175,8 +184,10 @@ class _FusedLightStep(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_y: Tensor, *grad_state: Tensor):
+    def backward(ctx, grad_y: Optional[Tensor], *grad_state: Tensor):
         x, r, kx, kr, scale, coefs = ctx.saved_tensors
+        if grad_y is None:
+            grad_y = torch.zeros_like(x)
         pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
         del ctx.tiny_graph
         batch_stats, pre_act = ctx.batch_stats, ctx.pre_act
@@ -192,7 +203,7 @@ class _FusedLightStep(torch.autograd.Function):
         params = rest[len(state_in):]
         outputs, grads = [kx_graph, kr_graph], [dkx, dkr]
         for s, g in zip(new_state, grad_state):
-            if s.requires_grad:
+            if s.requires_grad and g is not None:
                 outputs.append(s)
                 grads.append(g)
         inputs = [pooled_in] + [s for s in state_in if s.requires_grad]
@@ -264,9 +275,8 @@ def fused_light_step(
             f'nn.BatchNorm2d norm; got x {tuple(x.shape)} {x.dtype}, '
             f'shortcut {tuple(r.shape)} {r.dtype}, norm '
             f'{type(norm).__name__}. Use the PyTorch path for these.')
-    n = x.shape[0]
     if sample_scale is None:
-        sample_scale = torch.ones(n, device=x.device)
+        sample_scale = _ones(x.shape[0], x.device)
     state, params = tuple(state), tuple(params)
     build_graph = torch.is_grad_enabled()
     spec = _StepSpec(kernels_fn, norm, len(state), build_graph,

@@ -357,16 +357,11 @@ class DLAStep(LayerAttentionStep):
         zeros = pooled.new_zeros(pooled.shape)
         return Context(zeros, zeros, self.context_cell.project_hidden(zeros))
 
-    def advance(self,
-                x_proj: torch.Tensor,
-                context: Context,
-                fused: bool = False) -> Context:
+    def advance(self, x_proj: torch.Tensor, context: Context) -> Context:
         """Context path: advance the context with ``W_ih(GAP(x))``
-        ``[N, P]`` (with ``fused``, through the cell's ``fused_combine``)."""
-        cell = self.context_cell
-        combine = cell.fused_combine if fused else cell.combine
-        h, c = combine(x_proj, context.h_proj, context.c)
-        return Context(h, c, cell.project_hidden(h))
+        ``[N, P]``."""
+        h, c = self.context_cell.combine(x_proj, context.h_proj, context.c)
+        return Context(h, c, self.context_cell.project_hidden(h))
 
     def update_gates(self, inputs_proj: torch.Tensor,
                      context: Context) -> torch.Tensor:
@@ -497,12 +492,13 @@ class DLALightStep(DLAStep):
         ``fused_combine`` for both, see :meth:`fuses_gates`)."""
         if context is None:
             context = self.initial_context(pooled[:, 0])
-        proj = self.context_cell.project_input(pooled)
-        context = self.advance(proj[:, 0], context, fused)
-        if fused:
-            gate = self.context_cell.fused_combine(proj[:, 1], context.h_proj,
-                                                   context.c)[0]
-            return context, gate
+        cell = self.context_cell
+        proj = cell.project_input(pooled)
+        if fused:  # both combines read their rows of proj [N, 2, P]
+            h, c = cell.fused_combine(proj, 0, context.h_proj, context.c)
+            context = Context(h, c, cell.project_hidden(h))
+            return context, cell.fused_combine(proj, 1, context.h_proj, c)[0]
+        context = self.advance(proj[:, 0], context)
         return context, self.update_gates(proj[:, 1:], context)[:, 0]
 
     def fuses_gates(self, index: int) -> bool:
@@ -536,7 +532,7 @@ class DLALightStep(DLAStep):
             new_context, gate = self.context_and_gate(
                 pooled, Context(*state) if state else None, fuses_gates)
             if fuses_gates:
-                kx, kr, _ = gate_kernels(pooled[:, 0], gate,
+                kx, kr, _ = gate_kernels(pooled, gate,
                                          attention.query_kernel,
                                          attention.key_kernel,
                                          attention.value_kernel,
@@ -550,7 +546,7 @@ class DLALightStep(DLAStep):
             kr = fold_gates(self.update_kernel, gates.update, gates.center)
             return (kx, kr, *new_context)
 
-        if activate:  # the dtype of the block's output
+        if activate and x.dtype != shortcut.dtype:  # the block output's
             dtype = torch.promote_types(x.dtype, shortcut.dtype)
             x, shortcut = x.to(dtype), shortcut.to(dtype)
         params = (*attention.parameters(), self.update_kernel,

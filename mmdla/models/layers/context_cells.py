@@ -34,9 +34,11 @@ class ContextCell(BaseModule):
     one matrix product and reuse the projection of a hidden state for every
     step that starts from it. ``combine`` broadcasts over leading dimensions.
 
-    A cell may also offer ``fused_combine``: ``combine`` of ``[N, P]``
-    projections and ``[N, C]`` fp32 state as one fused GPU op, used by the
-    fused DLA-L step (None: the step runs ``combine`` in PyTorch).
+    A cell may also offer ``fused_combine(x_proj, row, h_proj, c)``:
+    ``combine`` of ``x_proj[:, row]`` (input projections ``[N, R, P]``),
+    ``h_proj`` ``[N, P]`` and the ``[N, C]`` fp32 state as one fused GPU op,
+    used by the fused DLA-L step (None: the step runs ``combine`` in
+    PyTorch).
     """
     fused_combine: Optional[Callable[..., State]] = None
 
@@ -81,8 +83,10 @@ class _LowRankMLP(nn.Sequential):
     """
 
     def __init__(self, channels: int, hidden: int, out_channels: int) -> None:
+        # not in place: an in-place ReLU on the view a Linear returns for
+        # [..., C] inputs costs a copy of its gradient in backward
         super().__init__(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True),
+            nn.Linear(channels, hidden), nn.ReLU(),
             nn.Linear(hidden, out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,11 +137,12 @@ class DynamicSharingUnit(ContextCell):
         return torch.sigmoid(c), c
 
     @staticmethod
-    def fused_combine(x_proj: torch.Tensor, h_proj: torch.Tensor,
+    def fused_combine(x_proj: torch.Tensor, row: int, h_proj: torch.Tensor,
                       c: torch.Tensor) -> State:
-        """:meth:`combine` of ``[N, 3C]`` projections and ``[N, C]`` state,
-        fp32, as one fused op (:func:`mmdla.ops.dsu_combine`)."""
-        return dsu_combine(x_proj, h_proj, c)
+        """:meth:`combine` of ``x_proj[:, row]`` (of the input projections
+        ``[N, R, 3C]``), ``h_proj`` ``[N, 3C]`` and ``c`` ``[N, C]``, fp32,
+        as one fused op (:func:`mmdla.ops.dsu_combine`)."""
+        return dsu_combine(x_proj, row, h_proj, c)
 
 
 class _GatedRNNCell(ContextCell):

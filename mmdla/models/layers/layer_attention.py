@@ -238,7 +238,9 @@ class LayerAttention(BaseModule):
             tuple[Tensor, Tensor]: ``q`` and ``k``, each
             ``[N, G, head_dim]``, in float32 or wider.
         """
-        with torch.autocast(pooled.device.type, enabled=False):
+        device = pooled.device.type  # (the meta device has no autocast)
+        with torch.autocast(device if device != 'meta' else 'cpu',
+                            enabled=False):
             dtype = torch.promote_types(pooled.dtype, torch.float32)
             y = pooled.to(dtype)
             k = self.query_kernel.numel()
