@@ -303,11 +303,13 @@ class ResNetDLA(BaseModule):
         if isinstance(cfg, str):
             cfg = dict(type=cfg)
         step_cls = registered_class(cfg, LayerAttentionStep)
-        defaults = {
-            name: param.default
-            for name, param in inspect.signature(
-                ResNetDLA.__init__).parameters.items()
-        }
+        defaults = {}  # of this class's constructor and those it extends
+        for cls in reversed(type(self).__mro__[:type(self).__mro__.index(
+                ResNetDLA) + 1]):
+            defaults.update(
+                (name, param.default) for name, param in inspect.signature(
+                    cls.__init__).parameters.items()
+                if param.default is not param.empty)
         check_options_taken(step_cls, options, defaults)
         return {**accepted_options(step_cls, options), **cfg}
 

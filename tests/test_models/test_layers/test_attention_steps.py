@@ -41,7 +41,6 @@ def test_a_registered_step_is_built_by_name(registered_user_step):
         block='basic',
         layer_attention=dict(type=registered_user_step, scale=0.5),
         head_dim=8,  # named by the step: passed
-        lambda_init=0.5,  # not named by the step: not passed
         norm_cfg=dict(type='GN', num_groups=4))
     step = model.layer2.layer_attention
     assert isinstance(step, ShortcutNormStep)
@@ -56,6 +55,14 @@ def test_a_registered_step_is_built_by_name(registered_user_step):
         expected = out + stage.layer_attention.norms[index](shortcut) * 0.5
     with torch.no_grad():
         torch.testing.assert_close(stage(x), expected)
+    # an option set on the backbone that the step does not take
+    with pytest.raises(ValueError,
+                       match='ShortcutNormStep does not take lambda_init=0.5'):
+        ResNetDLACifar(
+            depth=20,
+            block='basic',
+            layer_attention=dict(type=registered_user_step, scale=0.5),
+            lambda_init=0.5)
 
 
 def test_steps_of_the_shorthands():
