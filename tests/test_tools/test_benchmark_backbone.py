@@ -121,3 +121,34 @@ def test_fused_kernels_on_the_cpu_need_the_interpreter(repo_root, tool_env):
         timeout=600)
     assert result.returncode == 2, result.stdout
     assert 'set TRITON_INTERPRET=1' in result.stdout
+
+
+def test_gpu_table_runs_every_part(repo_root, tool_env):
+    """tools/analysis_tools/gpu_table.sh, with a PYTHON that only echoes
+    its command lines: the four backbone runs and the kernel benchmark,
+    all on CUDA, extra arguments passed to the backbone runs."""
+    env = dict(tool_env, PYTHON='echo')
+    result = subprocess.run([
+        'bash',
+        osp.join('tools', 'analysis_tools', 'gpu_table.sh'), '--warmup', '3'
+    ],
+                            cwd=repo_root,
+                            env=env,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout
+    commands = [
+        line.split() for line in result.stdout.splitlines()
+        if line.endswith('.py') or '.py ' in line
+    ]
+    assert [osp.basename(c[0]) for c in commands
+            ] == ['benchmark_backbone.py'] * 4 + ['benchmark_kernels.py']
+    assert all(c[1:3] == ['--device', 'cuda'] for c in commands)
+    backbone = [' '.join(c) for c in commands[:4]]
+    assert all(c.endswith('--warmup 3') for c in backbone)
+    assert '--fused auto,true,false --profile' in backbone[0]
+    assert '--compile' in backbone[1]
+    assert '--preset detection' in backbone[2] and '--amp' not in backbone[2]
+    assert '--preset detection' in backbone[3] and '--amp' in backbone[3]
