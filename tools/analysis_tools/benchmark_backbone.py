@@ -57,7 +57,9 @@ def parse_args() -> argparse.Namespace:
         '--preset',
         choices=list(PRESETS),
         default='classification',
-        help='what is built and measured (see the module docstring)')
+        help='classification: backbone, pooling and a linear head, '
+        'training and inference; detection: the backbone alone, four '
+        'outputs, frozen_stages=1, norm_eval=True, training only')
     parser.add_argument('--depth', type=int, default=50)
     parser.add_argument('--variant', default='light')
     parser.add_argument(
