@@ -1,9 +1,11 @@
 """Library code of the analysis tools (``tools/analysis_tools``): configs
-and their models, synthetic batches, timing, peak memory, the plain-ResNet
-counterpart of a DLA model, FLOP counting, image folders through a config's
-test pipeline and the statistics of the layer attention."""
+and their models, synthetic batches, timing, peak memory, profiles of a step,
+the plain-ResNet counterpart of a DLA model, FLOP counting, image folders
+through a config's test pipeline and the statistics of the layer
+attention."""
 from .batches import detection_batch, fixed_proposals, synthetic_batch
-from .cli import add_amp_argument, add_shape_argument, amp_autocast
+from .cli import (add_amp_argument, add_shape_argument, amp_autocast,
+                  non_negative_int, positive_int)
 from .config import (CLASSIFICATION_SHAPE, DETECTION_SHAPE, build_model,
                      default_input_shape, is_detection, load_config)
 from .counterpart import (DIFFERENT_MEANING, default_initialised,
@@ -13,15 +15,17 @@ from .images import build_test_pipeline, find_images, preprocessed_batches
 from .layer_attention_stats import (dla_stages, format_summary,
                                     layer_attention_stats)
 from .memory import held_bytes, peak_memory, tensor_bytes
+from .profiling import StepProfile, format_profile, profile_step
 from .timing import synchronize, time_per_call
 
 __all__ = [
     'CLASSIFICATION_SHAPE', 'DETECTION_SHAPE', 'DIFFERENT_MEANING',
-    'MAC_OPERATORS', 'add_amp_argument', 'add_shape_argument', 'amp_autocast',
-    'build_model', 'build_test_pipeline', 'count_complexity',
+    'MAC_OPERATORS', 'StepProfile', 'add_amp_argument', 'add_shape_argument',
+    'amp_autocast', 'build_model', 'build_test_pipeline', 'count_complexity',
     'default_initialised', 'default_input_shape', 'detection_batch',
-    'dla_stages', 'find_images', 'fixed_proposals', 'format_summary',
-    'held_bytes', 'is_detection', 'layer_attention_stats', 'load_config',
-    'peak_memory', 'plain_counterpart', 'preprocessed_batches', 'synchronize',
+    'dla_stages', 'find_images', 'fixed_proposals', 'format_profile',
+    'format_summary', 'held_bytes', 'is_detection', 'layer_attention_stats',
+    'load_config', 'non_negative_int', 'peak_memory', 'plain_counterpart',
+    'positive_int', 'preprocessed_batches', 'profile_step', 'synchronize',
     'synthetic_batch', 'tensor_bytes', 'time_per_call', 'two_stage_forward'
 ]
