@@ -257,3 +257,89 @@ def _epilogue_backward(ctx, grad: Tensor):
 
 epilogue.register_autograd(
     _epilogue_backward, setup_context=_epilogue_setup_context)
+
+
+def _spatial_means_setup_context(ctx, inputs, output) -> None:
+    x, r, pre_activation = inputs
+    ctx.shape, ctx.dtype, ctx.pre_activation = x.shape, x.dtype, pre_activation
+
+
+def _spatial_means_backward(ctx, grad: Tensor):
+    """The means' gradients as broadcast views (no full-size tensor is
+    written; autograd or Inductor adds them where they meet others)."""
+    if ctx.pre_activation:
+        raise NotImplementedError(
+            'the spatial means of relu(z + r) have no autograd formula; '
+            'fused_light_step differentiates them itself.')
+    h, w = ctx.shape[-2:]
+    grad = (grad / (h * w)).to(ctx.dtype)[..., None, None]
+    return grad[:, 0].expand(ctx.shape), grad[:, 1].expand(ctx.shape), None
+
+
+spatial_means.register_autograd(
+    _spatial_means_backward, setup_context=_spatial_means_setup_context)
+
+
+@torch.library.custom_op('mmdla::dla_norm_epilogue', mutates_args=())
+def norm_epilogue(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, scale: Tensor,
+                  statistics: Tensor, weight: Optional[Tensor],
+                  bias: Optional[Tensor],
+                  batch_stats: bool) -> Tuple[Tensor, Tensor]:
+    """``y = x + scale[n] * BN(o)`` with ``o = DW_kx(x) + DW_kr(r)`` and the
+    norm's coefficients ``[4, C]``, as one op with its own autograd formula,
+    for graphs that ``torch.compile`` traces (see
+    :func:`mmdla.ops.fused_light_step`).
+
+    ``statistics`` are :func:`norm_coefficients` without the affine map
+    (rows ``mean``, ``inv_std``): of the batch with ``batch_stats`` (and
+    the gradient then flows through them), else the running statistics.
+    """
+    mean, inv_std = norm_coefficient_rows(statistics)[:2]
+    alpha = inv_std if weight is None else inv_std * weight.float()
+    shift = -mean * alpha
+    if bias is not None:
+        shift = shift + bias.float()
+    coefs = torch.stack((mean, inv_std, alpha, shift))
+    return epilogue(x, r, kx, kr, alpha, shift, scale, False), coefs
+
+
+@norm_epilogue.register_fake
+def _(x: Tensor, r: Tensor, kx: Tensor, kr: Tensor, scale: Tensor,
+      statistics: Tensor, weight: Optional[Tensor], bias: Optional[Tensor],
+      batch_stats: bool) -> Tuple[Tensor, Tensor]:
+    return torch.empty_like(x), torch.empty_like(statistics)
+
+
+def _norm_epilogue_setup_context(ctx, inputs, output) -> None:
+    x, r, kx, kr, scale, _, weight, bias, batch_stats = inputs
+    ctx.save_for_backward(x, r, kx, kr, scale, output[1])
+    ctx.batch_stats = batch_stats
+    ctx.param_dtypes = (None if weight is None else weight.dtype,
+                        None if bias is None else bias.dtype)
+    ctx.set_materialize_grads(False)
+
+
+def _norm_epilogue_backward(ctx, grad_y: Optional[Tensor],
+                            grad_coefs: Optional[Tensor]):
+    """The backward kernels of the fused step, without the means' gradients
+    (they reach ``x`` and ``r`` through :func:`spatial_means`)."""
+    x, r, kx, kr, scale, coefs = ctx.saved_tensors
+    n, c, h, w = x.shape
+    batch_stats = ctx.batch_stats
+    o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, batch_stats,
+                                False)
+    grad_norm = norm_grad_coefficients(sums, coefs, n * h * w, batch_stats)
+    batch_coefs = grad_norm if batch_stats else None
+    dkx, dkr = kernel_grads(taps, coefs, batch_coefs, n)
+    dx, dr = input_grads(grad_y, o if batch_stats else None, x, r, scale,
+                         coefs, batch_coefs, kx, kr,
+                         x.new_zeros((n, 2, c), dtype=torch.float32), False)
+    rows = norm_grad_coefficient_rows(grad_norm)
+    weight_dtype, bias_dtype = ctx.param_dtypes
+    return (dx, dr, dkx, dkr, None, None,
+            None if weight_dtype is None else rows.weight.to(weight_dtype),
+            None if bias_dtype is None else rows.bias.to(bias_dtype), None)
+
+
+norm_epilogue.register_autograd(
+    _norm_epilogue_backward, setup_context=_norm_epilogue_setup_context)

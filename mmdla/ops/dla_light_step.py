@@ -30,8 +30,9 @@ from torch.autograd.function import once_differentiable
 
 from .dla_light_ops import (epilogue, grad_reduce, input_grads, kernel_grads,
                             norm_coefficient_rows, norm_coefficients,
-                            norm_grad_coefficient_rows, norm_grad_coefficients,
-                            output_sums, spatial_means)
+                            norm_epilogue, norm_grad_coefficient_rows,
+                            norm_grad_coefficients, output_sums,
+                            spatial_means)
 from .dla_light_tiles import TAPS
 
 KernelsFn = Callable[..., Sequence[Tensor]]
@@ -81,15 +82,18 @@ def use_fused_step(fused, x: Tensor, r: Tensor, norm: nn.Module) -> bool:
     ``TRITON_INTERPRET=1``), ``False`` never, ``'auto'`` where it was
     measured faster than the PyTorch path (:data:`AUTO_FUSED_DEVICES`; the
     ``meta`` device follows CUDA). Either needs
-    :func:`fused_step_supported`, and neither applies while
-    ``torch.compile`` traces (Inductor fuses the PyTorch path itself; the
-    fused step's backward runs autograd over its dense part).
+    :func:`fused_step_supported`. While ``torch.compile`` traces, only
+    ``True`` takes it (in its traceable form, see
+    :func:`fused_light_step`; not with a cumulative-average norm,
+    ``momentum=None``): ``'auto'`` keeps the PyTorch path, which Inductor
+    fuses itself, until a GPU measurement compares the two.
     """
     if fused not in FUSED_MODES:
         raise ValueError(f"fused must be one of {FUSED_MODES}, got {fused!r}.")
-    if (fused is False or torch.compiler.is_compiling()
-            or not fused_step_supported(x, r, norm)):
+    if fused is False or not fused_step_supported(x, r, norm):
         return False
+    if torch.compiler.is_compiling():
+        return fused is True and norm.momentum is not None
     if fused is True:
         return True
     device = 'cuda' if x.device.type == 'meta' else x.device.type
@@ -229,6 +233,40 @@ class _FusedLightStep(torch.autograd.Function):
                 *param_grads)
 
 
+def _traceable_light_step(x: Tensor, r: Tensor, kernels_fn: KernelsFn,
+                          state: Tuple[Tensor, ...], norm: nn.BatchNorm2d,
+                          scale: Tensor) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+    """The step as custom ops with their own autograd formulas, which
+    ``torch.compile`` traces into its graph (the tiny ``[N, C]`` part
+    between them as ordinary PyTorch, fused by Inductor): the spatial
+    means, ``kernels_fn`` and :func:`norm_epilogue`. Unlike
+    :class:`_FusedLightStep`, its backward writes the gradients of ``x``
+    and ``r`` and then adds the means' broadcast gradients to them."""
+    n, c = x.shape[:2]
+    pooled = spatial_means(x, r, False)
+    with torch.autocast('cuda' if x.is_cuda else 'cpu', enabled=False):
+        kx, kr, *new_state = kernels_fn(pooled, *state)
+        kx, kr = _tap_major_kernels(kx, n, c), _tap_major_kernels(kr, n, c)
+    batch_stats = norm.training or norm.running_mean is None
+    sums, momentum = None, None
+    if batch_stats:
+        # no gradient flows through the sums: norm_epilogue's formula
+        # accounts for the batch statistics
+        sums = output_sums(x.detach(), r.detach(), kx.detach(), kr.detach(),
+                           False)
+        momentum = _running_stats_momentum(norm)
+    running = momentum is not None or not batch_stats
+    # mean and 1 / std (of the batch, updating the running statistics, or
+    # the running ones); the affine map is applied inside norm_epilogue
+    statistics = norm_coefficients(sums, None, None,
+                                   norm.running_mean if running else None,
+                                   norm.running_var if running else None, c,
+                                   x.numel() // c, norm.eps, momentum or 0.0)
+    y, _ = norm_epilogue(x, r, kx, kr, scale, statistics, norm.weight,
+                         norm.bias, batch_stats)
+    return y, tuple(new_state)
+
+
 def fused_light_step(
         x: Tensor,
         r: Tensor,
@@ -267,6 +305,10 @@ def fused_light_step(
     Returns:
         tuple[Tensor, tuple[Tensor, ...]]: ``y`` ``[N, C, H, W]`` (dtype and
         memory format of ``x``) and the new state.
+
+    While ``torch.compile`` traces, the step takes a traceable form (custom
+    ops with their own autograd formulas around ``kernels_fn``, see
+    :func:`_traceable_light_step`), without ``pre_activation``.
     """
     if not fused_step_supported(x, r, norm):
         raise ValueError(
@@ -275,6 +317,14 @@ def fused_light_step(
             f'nn.BatchNorm2d norm; got x {tuple(x.shape)} {x.dtype}, '
             f'shortcut {tuple(r.shape)} {r.dtype}, norm '
             f'{type(norm).__name__}. Use the PyTorch path for these.')
+    if torch.compiler.is_compiling():
+        if pre_activation:
+            raise ValueError('under torch.compile the fused step does not '
+                             'form the block output (pre_activation).')
+        if sample_scale is None:
+            sample_scale = torch.ones(x.shape[0], device=x.device)
+        return _traceable_light_step(x, r, kernels_fn, tuple(state), norm,
+                                     sample_scale.float())
     if sample_scale is None:
         sample_scale = _ones(x.shape[0], x.device)
     state, params = tuple(state), tuple(params)

@@ -479,8 +479,10 @@ class DLALightStep(DLAStep):
 
     def fuses_activation(self, index: int, x: torch.Tensor) -> bool:
         """The fused step forms the block output itself: when it is taken
-        for the block's input ``x`` (its device, dtype and layout)."""
-        return use_fused_step(self.fused, x, x, self.norms[index])
+        for the block's input ``x`` (its device, dtype and layout), except
+        in its traceable form under ``torch.compile``."""
+        return (not torch.compiler.is_compiling()
+                and use_fused_step(self.fused, x, x, self.norms[index]))
 
     def context_and_gate(self,
                          pooled: torch.Tensor,
