@@ -35,6 +35,25 @@ def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace,
                          f'got {value}')
 
 
+def check_output_file(parser: argparse.ArgumentParser, option: str,
+                      path: str) -> None:
+    """Exit with a usage error if the file ``path`` given to ``option``
+    (e.g. ``'--output-file'``) cannot be written: it names a folder, or its
+    folder does not exist or is not writable. Checked before any work, so
+    that a long run does not fail at its last step."""
+    folder = osp.dirname(path) or '.'
+    if osp.isdir(path):
+        parser.error(f'{option} {path} is a folder; give the path of the '
+                     f'file to write, e.g. {osp.join(path, "NAME")}')
+    if not osp.isdir(folder):
+        parser.error(f'{option} {path}: the folder {folder} does not exist; '
+                     f'create it first (mkdir -p {folder}) or name a file in '
+                     'an existing folder')
+    if not os.access(folder, os.W_OK):
+        parser.error(f'{option} {path}: the folder {folder} is not '
+                     'writable; name a file in a folder you can write to')
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--cfg-options``, ``--launcher``, ``--dist-backend`` and
     ``--local-rank`` to a tool's parser."""
