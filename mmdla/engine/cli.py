@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .config_diff import flatten_config
+from .model_check import check_neck_channels
 
 
 def add_cfg_options_arg(
@@ -198,7 +199,9 @@ def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type`` if it names one, else MMEngine's
-    :class:`Runner` (which picks the default scope's runner)."""
+    :class:`Runner` (which picks the default scope's runner), once the
+    model's neck is checked to fit its backbone."""
+    check_neck_channels(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
