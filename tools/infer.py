@@ -5,21 +5,26 @@ detection configs (MMDetection) print the detections above ``--score-thr``.
 With ``--out-dir``, the painted images are written there: for classifiers
 ``<image name>.png`` with the predicted class, for detectors
 ``vis/<image file>`` with the boxes (and masks) and ``preds/<image name>.json``
-with all the detections::
+with all the detections. A folder stands for the images it holds (sorted, its
+sub-folders left out). A file that cannot be read as an image is skipped with
+a warning; the tool fails only if no image can be read::
 
     python tools/infer.py configs/demo/dla20_cifar_shapes_cls.py \
         work_dirs/dla20_cifar_shapes_cls/epoch_20.pth \
-        data/shapes_cls/val/star/*.png
+        data/shapes_cls/val/star/
     python tools/infer.py configs/demo/mask_rcnn_dla18_fpn_shapes.py \
         work_dirs/mask_rcnn_dla18_fpn_shapes/epoch_12.pth \
         data/shapes_coco/val/00000.png --out-dir predictions --device cpu
 """
 import argparse
-import os.path as osp
+import logging
+from typing import List
+
+from mmengine.logging import print_log
 
 import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import (build_inferencer, classify_images, detect_images,
-                        load_config, task_of)
+                        expand_images, load_config, split_readable, task_of)
 from mmdla.engine.cli import add_cfg_options_arg
 
 
@@ -28,7 +33,11 @@ def parse_args() -> argparse.Namespace:
         description='Classify images or detect objects in them')
     parser.add_argument('config', help='classification or detection config')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument(
+        'images',
+        nargs='+',
+        help='image files, or folders whose images are all used (sorted; '
+        'sub-folders left out)')
     parser.add_argument(
         '--out-dir', help='directory where the painted images are written')
     parser.add_argument(
@@ -47,29 +56,46 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.topk < 1:
         parser.error(f'--topk must be at least 1, got {args.topk}')
-    missing = [image for image in args.images if not osp.isfile(image)]
-    if missing:
-        parser.error(f'image files not found: {", ".join(missing)}')
+    try:
+        args.images = expand_images(args.images)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     return args
+
+
+def readable_images(images: List[str]) -> List[str]:
+    """The images that can be read; a warning for each other one, and an
+    exit with status 1 if there is none."""
+    readable, unreadable = split_readable(images)
+    for image, reason in unreadable.items():
+        print_log(
+            f'skipped {image}: {reason}',
+            logger='current',
+            level=logging.WARNING)
+    if not readable:
+        raise SystemExit('no image could be read (see the warnings above); '
+                         'nothing to infer on.')
+    return readable
 
 
 def main() -> None:
     args = parse_args()
+    images = readable_images(args.images)
     cfg = load_config(args.config, args.cfg_options)
     inferencer = build_inferencer(cfg, args.checkpoint, args.device)
     if task_of(cfg) == 'classification':
-        predictions = classify_images(inferencer, args.images, args.topk,
+        predictions = classify_images(inferencer, images, args.topk,
                                       args.out_dir)
         print()  # end the inferencer's progress bar, left without a newline
-        for image, classes in zip(args.images, predictions):
+        for image, classes in zip(images, predictions):
             ranked = ', '.join(f'{name} {score:.3f}'
                                for name, score in classes)
             print(f'{image}: {ranked}')
     else:
-        predictions = detect_images(inferencer, args.images, args.score_thr,
+        predictions = detect_images(inferencer, images, args.score_thr,
                                     args.out_dir)
         print()  # end the inferencer's progress bar, left without a newline
-        for image, found in zip(args.images, predictions):
+        for image, found in zip(images, predictions):
             print(f'{image}: {len(found)} detections with score >= '
                   f'{args.score_thr}')
             for name, score, box in found:
@@ -77,6 +103,10 @@ def main() -> None:
                 print(f'  {name} {score:.3f} [{corners}]')
     if args.out_dir is not None:
         print(f'painted images written to {args.out_dir}')
+    skipped = len(args.images) - len(images)
+    if skipped:
+        print(f'{skipped} of {len(args.images)} images skipped: they could '
+              'not be read (see the warnings above)')
 
 
 if __name__ == '__main__':

@@ -102,3 +102,7 @@ default_hooks = dict(
     random_state=dict(type='mmdla.RandomStateHook'))
 log_processor = dict(window_size=25)
 randomness = dict(seed=0)
+# pictures of the predictions (tools/test.py --show-dir, tools/infer.py
+# --out-dir) drawn on the images enlarged 3 times, 384 x 384: drawn at 128 x
+# 128, the labels of neighbouring shapes cover each other
+visualizer = dict(type='mmdla.ScaledDetLocalVisualizer', scale=3)

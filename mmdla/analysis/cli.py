@@ -7,12 +7,15 @@ import torch
 
 
 class _ShapeAction(argparse.Action):
-    """Stores one or two integers as an ``(H, W)`` tuple."""
+    """Stores one or two positive integers as an ``(H, W)`` tuple."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         if len(values) not in (1, 2):
             parser.error(f'{option_string} takes one or two integers '
                          f'(S, or H W), got {len(values)}.')
+        if min(values) < 1:
+            parser.error(f'{option_string} must be >= 1, got '
+                         f'{" ".join(map(str, values))}')
         setattr(namespace, self.dest, input_shape(values))
 
 

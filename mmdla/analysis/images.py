@@ -16,9 +16,16 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
 _ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'mmdet.LoadAnnotations')
 
 
-def find_images(image_dir: str, max_images: Optional[int] = None) -> List[str]:
-    """The image files under ``image_dir`` (searched recursively), sorted;
-    the first ``max_images`` of them if given.
+def find_images(image_dir: str,
+                max_images: Optional[int] = None,
+                recursive: bool = True) -> List[str]:
+    """The image files under ``image_dir``, sorted; the first ``max_images``
+    of them if given.
+
+    Args:
+        image_dir (str): Folder of the images.
+        max_images (int, optional): Most images returned.
+        recursive (bool): Search the sub-folders too. Defaults to True.
 
     Raises:
         FileNotFoundError: If ``image_dir`` is not a directory or holds no
@@ -32,11 +39,13 @@ def find_images(image_dir: str, max_images: Optional[int] = None) -> List[str]:
         osp.join(image_dir, path) for path in scandir(
             image_dir,
             suffix=IMAGE_EXTENSIONS,
-            recursive=True,
+            recursive=recursive,
             case_sensitive=False))
     if not paths:
+        where = 'under' if recursive else 'in'
         raise FileNotFoundError(
-            f'No images ({", ".join(IMAGE_EXTENSIONS)}) under {image_dir!r}.')
+            f'No images ({", ".join(IMAGE_EXTENSIONS)}) {where} '
+            f'{image_dir!r}.')
     return paths[:max_images]
 
 

@@ -1,10 +1,12 @@
 """High-level interfaces of mmdla: inference on images with the inferencers
 of MMPretrain and MMDetection."""
 from .inference import (TASKS, build_inferencer, classify_images,
-                        detect_images, detections, load_config, task_of,
-                        top_classes)
+                        detect_images, detections, expand_images, load_config,
+                        split_readable, task_of, top_classes,
+                        unreadable_reason)
 
 __all__ = [
     'TASKS', 'build_inferencer', 'classify_images', 'detect_images',
-    'detections', 'load_config', 'task_of', 'top_classes'
+    'detections', 'expand_images', 'load_config', 'split_readable', 'task_of',
+    'top_classes', 'unreadable_reason'
 ]

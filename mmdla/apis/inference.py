@@ -9,10 +9,11 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import mmcv
 import numpy as np
 from mmengine.config import Config
 
-from mmdla.analysis import load_config
+from mmdla.analysis import find_images, load_config
 
 #: Task of the configs of each supported default scope.
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection'}
@@ -47,6 +48,58 @@ def build_inferencer(cfg: Config,
             cfg, pretrained=checkpoint, device=device)
     from mmdet.apis import DetInferencer
     return DetInferencer(cfg, weights=checkpoint, device=device, scope='mmdet')
+
+
+def expand_images(paths: Sequence[str]) -> List[str]:
+    """The image files of ``paths``: files as given, each folder replaced
+    by the images it holds (sorted; its sub-folders are not searched).
+
+    Raises:
+        FileNotFoundError: For the paths that do not exist, all named, or
+            for a folder without images.
+    """
+    missing = [path for path in paths if not osp.exists(path)]
+    if missing:
+        raise FileNotFoundError(
+            f'image files or folders not found: {", ".join(missing)}')
+    images = []
+    for path in paths:
+        if osp.isdir(path):
+            images.extend(find_images(path, recursive=False))
+        else:
+            images.append(path)
+    return images
+
+
+def unreadable_reason(image: str) -> Optional[str]:
+    """Why ``image`` cannot be decoded as the inferencers load it (MMCV's
+    ``imread``), or None if it can."""
+    if osp.getsize(image) == 0:
+        return 'the file is empty'
+    try:
+        decoded = mmcv.imread(image)
+    except Exception as error:  # OpenCV and file errors alike
+        return f'{type(error).__name__}: {str(error).strip()}'
+    if decoded is None:
+        return 'not an image that OpenCV can decode'
+    return None
+
+
+def split_readable(images: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+    """The images that can be decoded, and why each of the others cannot.
+
+    Returns:
+        tuple[list[str], dict[str, str]]: The readable images, in order,
+        and the reason of :func:`unreadable_reason` of each other one.
+    """
+    readable, unreadable = [], {}
+    for image in images:
+        reason = unreadable_reason(image)
+        if reason is None:
+            readable.append(image)
+        else:
+            unreadable[image] = reason
+    return readable, unreadable
 
 
 def top_classes(scores: np.ndarray, classes: Optional[Sequence[str]],

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .config_diff import flatten_config
+from .model_check import check_neck_channels
 
 
 def add_cfg_options_arg(
@@ -33,6 +34,25 @@ def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace,
         if value is not None and value < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, '
                          f'got {value}')
+
+
+def check_output_file(parser: argparse.ArgumentParser, option: str,
+                      path: str) -> None:
+    """Exit with a usage error if the file ``path`` given to ``option``
+    (e.g. ``'--output-file'``) cannot be written: it names a folder, or its
+    folder does not exist or is not writable. Checked before any work, so
+    that a long run does not fail at its last step."""
+    folder = osp.dirname(path) or '.'
+    if osp.isdir(path):
+        parser.error(f'{option} {path} is a folder; give the path of the '
+                     f'file to write, e.g. {osp.join(path, "NAME")}')
+    if not osp.isdir(folder):
+        parser.error(f'{option} {path}: the folder {folder} does not exist; '
+                     f'create it first (mkdir -p {folder}) or name a file in '
+                     'an existing folder')
+    if not os.access(folder, os.W_OK):
+        parser.error(f'{option} {path}: the folder {folder} is not '
+                     'writable; name a file in a folder you can write to')
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -179,7 +199,9 @@ def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type`` if it names one, else MMEngine's
-    :class:`Runner` (which picks the default scope's runner)."""
+    :class:`Runner` (which picks the default scope's runner), once the
+    model's neck is checked to fit its backbone."""
+    check_neck_channels(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

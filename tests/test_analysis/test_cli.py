@@ -23,6 +23,15 @@ def test_shape_takes_one_or_two_integers():
         parser().parse_args(['--shape', '1', '2', '3'])
 
 
+@pytest.mark.parametrize('values', [['0'], ['64', '-1']])
+def test_shape_must_be_positive(values, capsys):
+    with pytest.raises(SystemExit) as error:
+        parser().parse_args(['--shape', *values])
+    assert error.value.code == 2
+    assert f'--shape must be >= 1, got {" ".join(values)}' in \
+        capsys.readouterr().err
+
+
 def test_amp_is_bf16_autocast():
     args = parser().parse_args(['--amp'])
     with amp_autocast(torch.device('cpu'), args.amp):

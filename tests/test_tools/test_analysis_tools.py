@@ -40,6 +40,16 @@ def test_get_flops_takes_one_shape_number(run_script, repo_root, capsys):
     assert 'Input shape: 3 x 40 x 40' in capsys.readouterr().out
 
 
+def test_get_flops_refuses_a_zero_shape(run_script, repo_root, capsys):
+    with pytest.raises(SystemExit) as error:
+        run_script('get_flops.py',
+                   osp.join(repo_root, 'configs', 'dla110_1xb128_cifar10.py'),
+                   '--shape', '0')
+    assert error.value.code == 2
+    assert 'get_flops.py: error: --shape must be >= 1, got 0' in \
+        capsys.readouterr().err
+
+
 @pytest.mark.parametrize('amp', [False, True])
 def test_benchmark_prints_table(run_script, repo_root, capsys, amp):
     config = osp.join(repo_root, 'configs', 'dla50_8xb32_in1k.py')

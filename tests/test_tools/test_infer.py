@@ -13,7 +13,7 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mmdla.apis import load_config
+from mmdla.apis import expand_images, load_config
 from mmdla.datasets import CLS_CLASSES
 from mmdla.datasets.synthetic_shapes import draw_classification_image
 
@@ -103,7 +103,9 @@ def test_detector_writes_boxes_and_masks(repo_root, random_checkpoint,
     assert len(preds['masks']) == num
     assert set(preds['labels']) <= set(range(len(meta['classes'])))
     assert f'{image}: {num} detections with score >= 0.0' in result.stdout
-    source = cv2.imread(image)
+    # the demo configs draw on the image enlarged 3 times
+    height, width = cv2.imread(image).shape[:2]
+    source = cv2.resize(cv2.imread(image), (3 * width, 3 * height))
     painted = cv2.imread(str(out_dir / 'vis' / osp.basename(image)))
     assert painted.shape == source.shape
     assert not np.array_equal(painted, source)  # boxes and masks drawn
@@ -114,6 +116,73 @@ def test_missing_image_is_named(infer_tool, cls_demo, monkeypatch, capsys,
     missing = str(tmp_path / 'absent.png')
     monkeypatch.setattr(sys, 'argv',
                         ['infer.py', cls_demo, 'model.pth', missing])
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as error:
         infer_tool.parse_args()
-    assert f'image files not found: {missing}' in capsys.readouterr().err
+    assert error.value.code == 2
+    assert f'image files or folders not found: {missing}' in \
+        capsys.readouterr().err
+
+
+def _write_shapes(folder, names):
+    """Write a shape classification image under each of ``names``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        image, _ = draw_classification_image(0, 'val', index, 32)
+        cv2.imwrite(str(folder / name), image)
+
+
+def test_folder_stands_for_its_sorted_images(tmp_path):
+    _write_shapes(tmp_path / 'images', ['b.png', 'a.jpg', 'c.PNG'])
+    _write_shapes(tmp_path / 'images' / 'sub', ['d.png'])
+    (tmp_path / 'images' / 'notes.txt').write_text('not an image')
+    _write_shapes(tmp_path, ['single.png'])
+    folder = str(tmp_path / 'images')
+    assert expand_images([str(tmp_path / 'single.png'), folder]) == [
+        str(tmp_path / 'single.png'),
+        osp.join(folder, 'a.jpg'),
+        osp.join(folder, 'b.png'),
+        osp.join(folder, 'c.PNG')
+    ]
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='No images .* in .*empty'):
+        expand_images([str(tmp_path / 'empty')])
+
+
+def test_unreadable_images_are_skipped_with_a_warning(cls_demo, repo_root,
+                                                      random_checkpoint,
+                                                      run_tool, tmp_path):
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META)
+    folder = tmp_path / 'images'
+    _write_shapes(folder, ['a.png', 'c.png'])
+    (folder / 'b.png').write_text('not an image')
+    (folder / 'd.png').write_bytes(b'')
+    result = run_tool([
+        sys.executable, 'tools/infer.py', cls_demo, checkpoint,
+        str(folder), '--topk', '2', '--device', 'cpu'
+    ], repo_root)
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    assert f'skipped {folder / "b.png"}: not an image that OpenCV can ' \
+        'decode' in out
+    assert f'skipped {folder / "d.png"}: the file is empty' in out
+    # results for the readable images, in the folder's sorted order
+    results = [
+        line.split(': ', 1)[0] for line in out.splitlines()
+        if line.startswith(str(folder))
+    ]
+    assert results == [str(folder / 'a.png'), str(folder / 'c.png')]
+    assert '2 of 4 images skipped: they could not be read' in out
+
+
+def test_no_readable_image_is_an_error(cls_demo, repo_root, run_tool,
+                                       tmp_path):
+    broken = tmp_path / 'broken.png'
+    broken.write_text('not an image')
+    result = run_tool(
+        [sys.executable, 'tools/infer.py', cls_demo, 'model.pth',
+         str(broken)], repo_root)
+    assert result.returncode == 1
+    assert f'skipped {broken}: not an image that OpenCV can decode' in \
+        result.stdout
+    assert 'no image could be read (see the warnings above); nothing to ' \
+        'infer on' in result.stdout

@@ -109,3 +109,25 @@ def test_detector_needs_backbone_only(faster_rcnn_demo, tmp_path):
     with pytest.raises(ValueError, match='--backbone-only'):
         build_export_module(
             load_config(faster_rcnn_demo), osp.join(tmp_path, 'any.pth'))
+
+
+@pytest.mark.parametrize('output, message', [
+    ('missing_dir/x.onnx', '--output-file {tmp}/missing_dir/x.onnx: the '
+     'folder {tmp}/missing_dir does not exist; create it first (mkdir -p '
+     '{tmp}/missing_dir) or name a file in an existing folder'),
+    ('', '--output-file {tmp}/ is a folder; give the path of the file to '
+     'write, e.g. {tmp}/NAME'),
+])
+def test_output_folder_is_checked_before_export(cls_demo, random_checkpoint,
+                                                repo_root, run_tool,
+                                                tmp_path, output, message):
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META)
+    result = run_tool([
+        sys.executable, 'tools/deployment/pytorch2onnx.py', cls_demo,
+        checkpoint, '--output-file',
+        f'{tmp_path}/{output}', '--shape', '32', '32'
+    ], repo_root)
+    assert result.returncode == 2
+    assert message.format(tmp=tmp_path) in result.stdout
+    assert 'ONNX file written' not in result.stdout
+    assert not list(tmp_path.rglob('*.onnx'))

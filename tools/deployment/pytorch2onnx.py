@@ -27,7 +27,7 @@ import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import load_config
 from mmdla.deployment import build_export_module, export_onnx, onnx_errors
 from mmdla.deployment.onnx_export import DEFAULT_TOLERANCE
-from mmdla.engine.cli import add_cfg_options_arg
+from mmdla.engine.cli import add_cfg_options_arg, check_output_file
 
 #: Batch sizes compared by --verify, after a static and a dynamic export.
 STATIC_VERIFY_BATCHES = (1, )
@@ -66,6 +66,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape}')
+    check_output_file(parser, '--output-file', args.output_file)
     return args
 
 

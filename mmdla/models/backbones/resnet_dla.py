@@ -201,6 +201,9 @@ class ResNetDLA(BaseModule):
                          layer=['_BatchNorm', 'GroupNorm'])
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
+        if not isinstance(depth, int):
+            raise TypeError(f'depth must be an int, got the '
+                            f'{type(depth).__name__} {depth!r}.')
         block, stage_blocks = self.get_arch(depth, block)
         if not 1 <= num_stages <= len(stage_blocks):
             raise ValueError(f'num_stages must be in [1, {len(stage_blocks)}]'

@@ -51,6 +51,14 @@ def test_invalid_arguments():
         ResNetDLA(depth=18, norm_cfg=dict(type='GN'))
 
 
+def test_depth_given_as_a_string_is_named():
+    with pytest.raises(TypeError) as error:
+        ResNetDLA(depth='50')
+    assert str(error.value) == "depth must be an int, got the str '50'."
+    with pytest.raises(TypeError, match="got the str '56'"):
+        ResNetDLACifar(depth='56')
+
+
 @pytest.mark.parametrize('depth,channels', [
     (18, (64, 128, 256, 512)),
     (34, (64, 128, 256, 512)),
