@@ -13,6 +13,8 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from mmdla.models.layers.layer_attention import eca_kernel_size
+from mmdla.ops import dla_light_gate_ops as gate_ops
 from mmdla.ops import dla_light_ops as ops
 
 # The stages of ResNet-50 at 224 x 224 and of a detector's backbone at
@@ -54,8 +56,9 @@ def _case(name: str, op: Callable, *args) -> OpCase:
 def op_cases(shape: Sequence[int], dtype: torch.dtype,
              device: torch.device) -> List[OpCase]:
     """The custom ops of one training step of a block (forward with batch
-    statistics, backward with batch statistics and with a frozen norm) on
-    channels_last inputs ``[N, C, H, W]`` of ``dtype``."""
+    statistics, backward with batch statistics and with a frozen norm, and
+    the ops of the ``[N, C]`` part, fp32) on channels_last inputs ``[N, C,
+    H, W]`` of ``dtype``."""
     n, c, h, w = shape
     gen = torch.Generator(device='cpu').manual_seed(0)
 
@@ -78,6 +81,19 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
     grad_coefs = ops.norm_grad_coefficients(grad_sums, coefs, n * h * w, True)
     _, _, eval_taps = ops.grad_reduce(grad, x, r, kx, kr, scale, False, False)
     pooled_grad = torch.zeros(n, 2, c, device=device)
+    # the [N, C] part (default head_dim 32 and the ECA kernel size)
+    head_dim = min(32, c)
+    pooled = torch.randn(n, 2, c, generator=gen).to(device)
+    proj = torch.randn(n, 2, 3 * c, generator=gen).to(device)
+    h_proj = torch.randn(n, 3 * c, generator=gen).to(device)
+    cell = torch.randn(n, c, generator=gen).to(device)
+    gate = torch.rand(n, c, generator=gen).to(device)
+    qk = torch.randn(eca_kernel_size(c), generator=gen).to(device)
+    value, update = (torch.randn(c, 1, 3, 3, generator=gen).to(device)
+                     for _ in range(2))
+    lam = torch.randn(c, 1, 1, generator=gen).to(device)
+    gate_args = (pooled, gate, qk, qk, value, update, lam)
+    *_, gates_a = gate_ops.gate_kernels(*gate_args, head_dim)
     return [
         _case('spatial_means', ops.spatial_means, x, r, False),
         _case('output_sums', ops.output_sums, x, r, kx, kr, False),
@@ -98,6 +114,12 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
               grad_coefs, kx, kr, pooled_grad, False),
         _case('input_grads (frozen norm)', ops.input_grads, grad, None, x, r,
               scale, coefs, None, kx, kr, pooled_grad, False),
+        _case('dsu_combine', gate_ops.dsu_combine, proj, 0, h_proj, cell),
+        _case('dsu_combine_backward', gate_ops.dsu_combine_backward, proj, 0,
+              h_proj, cell, cell, cell),
+        _case('gate_kernels', gate_ops.gate_kernels, *gate_args, head_dim),
+        _case('gate_kernels_backward', gate_ops.gate_kernels_backward,
+              *gate_args, gates_a, kx, kr, head_dim),
     ]
 
 

@@ -10,7 +10,8 @@ OPS = [
     'spatial_means', 'output_sums', 'norm_coefficients', 'epilogue',
     'grad_reduce', 'grad_reduce (frozen norm)', 'norm_grad_coefficients',
     'kernel_grads', 'kernel_grads (frozen norm)', 'input_grads',
-    'input_grads (frozen norm)'
+    'input_grads (frozen norm)', 'dsu_combine', 'dsu_combine_backward',
+    'gate_kernels', 'gate_kernels_backward'
 ]
 
 

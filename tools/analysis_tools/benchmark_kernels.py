@@ -69,8 +69,8 @@ def main() -> None:
     print('|---|---|---|---|---|')
     for row in benchmark_ops(batch, stages, DTYPES[args.dtype], device,
                              args.bandwidth * 1e12, args.iters):
-        print(f"| {row['op']} | {row['shape']} | {row['ms']:.3f} | "
-              f"{row['gbps']:.0f} | {row['share']:.0%} |")
+        print(f"| {row['op']} | {row['shape']} | {row['ms']:.3g} | "
+              f"{row['gbps']:.3g} | {row['share']:.1%} |")
 
 
 if __name__ == '__main__':
