@@ -47,9 +47,9 @@ import torch
 import triton
 import triton.language as tl
 
-from .dla_light_tiles import (TAPS, TileConfig, grad_reduce_rows,
-                              next_power_of_2, position_splits, tap_families,
-                              tile_config, tile_grid)
+from .dla_light_tiles import (TAPS, TileConfig, next_power_of_2,
+                              position_splits, reduction_tile_config,
+                              tap_families, tile_config, tile_grid)
 
 # The tap sums of the backward reduction, per tile, sample and channel,
 # ``[N, T, TAP_FAMILIES * 9, C]``: family ``f`` holds rows ``9 f + t`` for
@@ -252,61 +252,114 @@ def _epilogue_kernel(x, r, kx, kr, alpha, beta, scale, y, C, H, W, stride_n,
 
 
 @triton.jit
-def _store_tap_sums(taps, row, family: tl.constexpr, t: tl.constexpr, v,
-                    offs_c, mask_c, C, FAMILIES: tl.constexpr):
-    """Store the column sums of ``v`` as row ``9 family + t`` of the tap
-    sums of partial row ``row``."""
-    dst = taps + (row * FAMILIES * 9 + family * 9 + t) * C + offs_c
-    tl.store(dst, _column_sums(v), mask=mask_c)
+def _load_taps(ptr, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c, H, W,
+               stride_c, stride_p):
+    """``ptr`` at the 9 taps of the 3x3 kernels (rows ``t < 9`` of the
+    first axis), fp32 ``[16, BLOCK_P, BLOCK_C]``, zero outside the image and
+    in rows ``t >= 9``."""
+    dh, dw = (offs_t // 3 - 1)[:, None], (offs_t % 3 - 1)[:, None]
+    hh, ww = h[None, :] + dh, w[None, :] + dw
+    inside = ((offs_t < 9)[:, None] & mask_p[None, :] & (hh >= 0) & (hh < H)
+              & (ww >= 0) & (ww < W))
+    offs = (base + (offs_p[None, :] + dh * W + dw)[:, :, None] * stride_p +
+            offs_c[None, None, :] * stride_c)
+    return tl.load(
+        ptr + offs, mask=inside[:, :, None] & mask_c[None, None, :],
+        other=0.).to(tl.float32)
+
+
+@triton.jit
+def _position_sums(v):
+    """``v.sum(1)`` of ``[16, BLOCK_P, BLOCK_C]``: ``[16, BLOCK_C]``."""
+    return tl.reduce(v, 1, tl.standard._sum_combine)
+
+
+@triton.jit
+def _store_taps(taps, row, family: tl.constexpr, v, offs_t, offs_c, mask_c,
+                C, FAMILIES: tl.constexpr):
+    """Store rows ``t < 9`` of ``v`` ``[16, BLOCK_C]`` as the tap sums of
+    ``family`` in partial row ``row``."""
+    dst = (row * FAMILIES * 9 + family * 9 + offs_t)[:, None] * C + offs_c
+    tl.store(taps + dst, v, mask=(offs_t < 9)[:, None] & mask_c[None, :])
 
 
 @triton.jit
 def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
-                        stride_n, stride_c, stride_p,
+                        stride_n, stride_c, stride_p, tiles_per_split,
                         BATCH_STATS: tl.constexpr, PRE_ACT: tl.constexpr,
                         BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    """The backward reduction of one tile (partial row ``n * T + tile``).
+    """The backward reduction over one split of the positions of one
+    sample (partial row ``n * splits + split``), owner-computes.
 
-    Stores the norm's sums ``[sum g', sum g' o]`` in ``sums`` ``[R, 2, C]``
-    and the tap sums (``TAP_*``) in ``taps`` ``[R, F * 9, C]``, from which
-    the kernels' gradients follow once the norm's coefficients are known;
-    under ``BATCH_STATS`` also ``o`` (for :func:`_input_grads_kernel`).
-    Grid ``(tiles, channel blocks, N)``.
+    Loops over the split's tiles, loading ``x`` and ``r`` at the 9 taps as
+    ``[16, BLOCK_P, BLOCK_C]`` tensors, and accumulates in registers the
+    norm's sums ``[sum g', sum g' o]`` (stored in ``sums`` ``[R, 2, C]``)
+    and the tap sums (``TAP_*``, stored in ``taps`` ``[R, F * 9, C]``),
+    from which the kernels' gradients follow once the norm's coefficients
+    are known; under ``BATCH_STATS`` it also stores ``o`` (for
+    :func:`_input_grads_kernel`). Grid ``(splits, channel blocks, N)``.
     """
     FAMILIES: tl.constexpr = 6 if BATCH_STATS else 2
-    tile, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
+    split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
     offs_c, mask_c = _channels(C, BLOCK_C)
-    offs_p, h, w, mask_p = _positions(tile, H, W, BLOCK_P)
+    offs_t = tl.arange(0, 16)
     base = n * stride_n
-    gs = _load(g, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c, H, W,
-               stride_c, stride_p) * tl.load(scale + n)
-    o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p,
-                      mask_c, C, H, W, stride_c, stride_p, PRE_ACT, BLOCK_P,
-                      BLOCK_C)
-    if BATCH_STATS:
-        _store(o_out, o, base, offs_p, offs_c, mask_p, mask_c, stride_c,
-               stride_p)
-    row = n * tl.num_programs(0) + tile
-    tl.store(sums + (row * 2 + SUM_FIRST) * C + offs_c, _column_sums(gs),
-             mask=mask_c)
-    tl.store(sums + (row * 2 + SUM_SECOND) * C + offs_c,
-             _column_sums(gs * o), mask=mask_c)
-    for t in tl.static_range(9):
-        vx, vr = _tap(x, r, t, base, offs_p, h, w, offs_c, mask_p, mask_c, H,
-                      W, stride_c, stride_p, PRE_ACT)
-        _store_tap_sums(taps, row, TAP_G_X, t, gs * vx, offs_c, mask_c, C,
-                        FAMILIES)
-        _store_tap_sums(taps, row, TAP_G_R, t, gs * vr, offs_c, mask_c, C,
-                        FAMILIES)
+    # the sample's kernels, [16, 1, BLOCK_C] (taps t < 9)
+    k_rows = (n * 9 + offs_t)[:, None] * C + offs_c[None, :]
+    k_mask = (offs_t < 9)[:, None] & mask_c[None, :]
+    kx3 = tl.load(kx + k_rows, mask=k_mask, other=0.)[:, None, :]
+    kr3 = tl.load(kr + k_rows, mask=k_mask, other=0.)[:, None, :]
+    s = tl.load(scale + n)
+    acc_g = tl.full((BLOCK_C, ), 0., tl.float32)
+    acc_go = tl.full((BLOCK_C, ), 0., tl.float32)
+    acc_gx = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_gr = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_x = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_r = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_ox = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_or = tl.full((16, BLOCK_C), 0., tl.float32)
+    for i in range(tiles_per_split):
+        offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
+                                          BLOCK_P)
+        gs = _load(g, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c, H, W,
+                   stride_c, stride_p) * s
+        r3 = _load_taps(r, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c,
+                        H, W, stride_c, stride_p)
+        x3 = _load_taps(x, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c,
+                        H, W, stride_c, stride_p)
+        if PRE_ACT:  # x = relu(z + r), rounded as the block would store it
+            x3 = x3 + r3
+            x3 = tl.where(x3 > 0, x3, 0.).to(x.dtype.element_ty).to(
+                tl.float32)
+        o = tl.reduce(x3 * kx3 + r3 * kr3, 0, tl.standard._sum_combine)
         if BATCH_STATS:
-            _store_tap_sums(taps, row, TAP_X, t, vx, offs_c, mask_c, C,
-                            FAMILIES)
-            _store_tap_sums(taps, row, TAP_R, t, vr, offs_c, mask_c, C,
-                            FAMILIES)
-            _store_tap_sums(taps, row, TAP_O_X, t, o * vx, offs_c, mask_c, C,
-                            FAMILIES)
-            _store_tap_sums(taps, row, TAP_O_R, t, o * vr, offs_c, mask_c, C,
-                            FAMILIES)
+            _store(o_out, o, base, offs_p, offs_c, mask_p, mask_c, stride_c,
+                   stride_p)
+        acc_g += _column_sums(gs)
+        acc_go += _column_sums(gs * o)
+        acc_gx += _position_sums(gs[None, :, :] * x3)
+        acc_gr += _position_sums(gs[None, :, :] * r3)
+        if BATCH_STATS:
+            acc_x += _position_sums(x3)
+            acc_r += _position_sums(r3)
+            acc_ox += _position_sums(o[None, :, :] * x3)
+            acc_or += _position_sums(o[None, :, :] * r3)
+    row = n * tl.num_programs(0) + split
+    tl.store(sums + (row * 2 + SUM_FIRST) * C + offs_c, acc_g, mask=mask_c)
+    tl.store(sums + (row * 2 + SUM_SECOND) * C + offs_c, acc_go, mask=mask_c)
+    _store_taps(taps, row, TAP_G_X, acc_gx, offs_t, offs_c, mask_c, C,
+                FAMILIES)
+    _store_taps(taps, row, TAP_G_R, acc_gr, offs_t, offs_c, mask_c, C,
+                FAMILIES)
+    if BATCH_STATS:
+        _store_taps(taps, row, TAP_X, acc_x, offs_t, offs_c, mask_c, C,
+                    FAMILIES)
+        _store_taps(taps, row, TAP_R, acc_r, offs_t, offs_c, mask_c, C,
+                    FAMILIES)
+        _store_taps(taps, row, TAP_O_X, acc_ox, offs_t, offs_c, mask_c, C,
+                    FAMILIES)
+        _store_taps(taps, row, TAP_O_R, acc_or, offs_t, offs_c, mask_c, C,
+                    FAMILIES)
 
 
 @triton.jit
@@ -627,18 +680,18 @@ def grad_reduce(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
     ``[R, F * 9, C]``; under ``batch_stats`` writes ``o`` (``x``'s
     layout)."""
     n, c, h, w = x.shape
-    config = tile_config(x)
-    rows = grad_reduce_rows(x)
-    sums = x.new_empty((rows, 2, c), dtype=torch.float32)
-    taps = x.new_empty((rows, tap_families(batch_stats) * TAPS, c),
+    config = reduction_tile_config(x)
+    splits, per_split = position_splits(x, config)
+    sums = x.new_empty((n * splits, 2, c), dtype=torch.float32)
+    taps = x.new_empty((n * splits, tap_families(batch_stats) * TAPS, c),
                        dtype=torch.float32)
     launch(
-        _grad_reduce_kernel, _full_size_grid(x, config),
+        _grad_reduce_kernel, (splits, tile_grid(x, config).channel_blocks, n),
         in_layout_of(grad, x), x, in_layout_of(r, x), kx, kr, scale,
-        o if batch_stats else x, sums, taps, c, h, w, *layout(x),
+        o if batch_stats else x, sums, taps, c, h, w, *layout(x), per_split,
         BATCH_STATS=batch_stats, PRE_ACT=pre_activation,
         BLOCK_P=config.block_p, BLOCK_C=config.block_c,
-        num_warps=config.reduce_warps)
+        num_warps=config.num_warps)
     return sums, taps
 
 

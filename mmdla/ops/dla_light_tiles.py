@@ -24,11 +24,10 @@ def next_power_of_2(n: int) -> int:
 
 
 class TileConfig(NamedTuple):
-    """Tile shape of the full-size kernels for one tensor shape."""
+    """Tile shape of a full-size kernel for one tensor shape."""
     block_p: int  # positions per tile
     block_c: int  # channels per tile
-    num_warps: int  # warps of the element-wise and reduction kernels
-    reduce_warps: int  # warps of the backward reduction (more live tiles)
+    num_warps: int
 
 
 def is_channels_last(x: torch.Tensor) -> bool:
@@ -36,19 +35,25 @@ def is_channels_last(x: torch.Tensor) -> bool:
 
 
 def tile_config(x: torch.Tensor) -> TileConfig:
-    """The tile shape for ``x`` ``[N, C, H, W]``.
-
-    channels_last: up to 64 channels a row (128 bytes in half precision, a
-    cache line), 64 positions (32 for maps of at most 32 positions). NCHW:
-    up to 128 positions along the contiguous dimension by 16 channels.
-    """
-    c, hw = x.shape[1], x.shape[2] * x.shape[3]
+    """The tile shape of the element-wise kernels and the forward
+    reductions for ``x`` ``[N, C, H, W]``: rows of contiguous elements (64
+    channels in channels_last, 128 bytes in half precision; positions in
+    NCHW), about 1024 elements a program, so that no kernel spills
+    registers on sm_90 (``tests/test_ops/test_kernel_resources.py``)."""
+    c = x.shape[1]
     if is_channels_last(x):
-        return TileConfig(32 if hw <= 32 else 64, min(64, next_power_of_2(c)),
-                          4, 8)
-    return TileConfig(
-        min(128, max(16, next_power_of_2(hw))), min(16, next_power_of_2(c)),
-        4, 8)
+        return TileConfig(16, min(64, next_power_of_2(c)), 8)
+    return TileConfig(64, min(16, next_power_of_2(c)), 8)
+
+
+def reduction_tile_config(x: torch.Tensor) -> TileConfig:
+    """The tile shape of the backward reduction, which holds ``x`` and
+    ``r`` at the 9 taps (``[16, BLOCK_P, BLOCK_C]`` each): at most 128
+    registers a thread and no spills on sm_90."""
+    c = x.shape[1]
+    if is_channels_last(x):
+        return TileConfig(2, min(32, next_power_of_2(c)), 8)
+    return TileConfig(32, min(4, next_power_of_2(c)), 8)
 
 
 class Grid(NamedTuple):
@@ -80,9 +85,9 @@ def output_sums_rows(x: torch.Tensor) -> int:
 
 
 def grad_reduce_rows(x: torch.Tensor) -> int:
-    """Rows ``R`` (one per sample and tile) of the partial sums of the
+    """Rows ``R`` (one per sample and split) of the partial sums of the
     backward reduction."""
-    return x.shape[0] * tile_grid(x, tile_config(x)).tiles
+    return x.shape[0] * position_splits(x, reduction_tile_config(x))[0]
 
 
 def tap_families(batch_stats: bool) -> int:

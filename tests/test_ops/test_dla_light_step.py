@@ -338,12 +338,15 @@ def test_reductions_own_their_outputs(interpreted_kernels, monkeypatch):
     torch.manual_seed(0)
     x = torch.randn(2, 6, 17, 16)
     r = torch.randn(2, 6, 17, 16)
-    assert dla_light_tiles.position_splits(
-        x, dla_light_tiles.tile_config(x)) == (3, 1)  # 272 = 3 tiles of 128
+    configs = (dla_light_tiles.tile_config(x),
+               dla_light_tiles.reduction_tile_config(x))
+    # one tile a program: 272 positions in tiles of 64 and 32
+    assert [dla_light_tiles.position_splits(x, cfg)
+            for cfg in configs] == [(5, 1), (9, 1)]
     many_splits = run_step(x, r)
     monkeypatch.setattr(dla_light_tiles, 'TARGET_PROGRAMS', 1)
-    assert dla_light_tiles.position_splits(
-        x, dla_light_tiles.tile_config(x)) == (1, 3)
+    assert [dla_light_tiles.position_splits(x, cfg)
+            for cfg in configs] == [(1, 5), (1, 9)]
     one_split = run_step(x, r)
     for got, want in zip(one_split, many_splits):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -1,19 +1,24 @@
 """Every Triton kernel of :mod:`mmdla.ops` compiles for a Hopper GPU
 (sm_90), without one: the checks of Triton's code generator and of
-``ptxas`` that the interpreter does not make.
+``ptxas`` that the interpreter does not make, and ``ptxas``'s report that
+no kernel spills registers to local memory (a spilling kernel runs far
+below the bandwidth).
 
-The launchers run on small CPU tensors with the launch intercepted, so that
-each kernel is compiled with the argument types and constexprs its
-launcher really passes (bf16 activations, both layouts, every option).
+The launchers run on CPU tensors with the launch intercepted, so that each
+kernel is compiled with the argument types and constexprs its launcher
+really passes (bf16 activations, both layouts, every option).
 """
 import importlib
 import os
+import re
+import subprocess
 import sys
 from unittest import mock
 
 import pytest
 import torch
 
+from mmdla.ops.dla_light_gate_ops import GATE_KERNELS_MODULE as GATE_KERNELS
 from mmdla.ops.dla_light_ops import KERNELS_MODULE as KERNELS
 
 DTYPES = {
@@ -45,13 +50,46 @@ def signature(fn, args, constexprs):
 
 @pytest.fixture(scope='module')
 def compiled_mode_kernels():
-    """The kernel module imported afresh without ``TRITON_INTERPRET``."""
+    """The kernel modules imported afresh without ``TRITON_INTERPRET``."""
     triton = pytest.importorskip('triton', reason='triton is not installed')
     with mock.patch.dict(os.environ):
         os.environ.pop('TRITON_INTERPRET', None)
-        sys.modules.pop(KERNELS, None)
-        yield triton, importlib.import_module(KERNELS)
-    sys.modules.pop(KERNELS, None)
+        for name in (KERNELS, GATE_KERNELS):
+            sys.modules.pop(name, None)
+        yield (triton, importlib.import_module(KERNELS),
+               importlib.import_module(GATE_KERNELS))
+    for name in (KERNELS, GATE_KERNELS):
+        sys.modules.pop(name, None)
+
+
+def jit_kernels(triton, module) -> set:
+    return {
+        name
+        for name in dir(module) if name.endswith('_kernel')
+        and isinstance(getattr(module, name), triton.runtime.jit.JITFunction)
+    }
+
+
+def compile_for_sm90(triton, kernel, args, constexprs, num_warps):
+    """Compile ``kernel`` for sm_90 and return ``(registers, spill bytes)``
+    that ``ptxas`` reports."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    compiled = triton.compile(
+        ASTSource(kernel, *signature(kernel, args, constexprs)),
+        target=GPUTarget('cuda', 90, 32),
+        options=dict(num_warps=num_warps))
+    assert compiled.asm['cubin'], kernel.__name__
+    ptxas = os.path.join(
+        os.path.dirname(triton.__file__), 'backends', 'nvidia', 'bin', 'ptxas')
+    ptx = compiled.asm['ptx']
+    result = subprocess.run(
+        [ptxas, '-arch=sm_90a', '-v', '-', '-o', os.devnull],
+        input=ptx, capture_output=True, text=True)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    return (int(re.search(r'Used (\d+) registers', report).group(1)),
+            int(re.search(r'(\d+) bytes spill stores', report).group(1)))
 
 
 def launches(kernels, channels_last: bool, flags: bool):
@@ -87,19 +125,40 @@ def launches(kernels, channels_last: bool, flags: bool):
 @pytest.mark.parametrize('flags', [False, True])
 def test_kernels_compile_for_sm90(compiled_mode_kernels, channels_last,
                                   flags):
-    triton, kernels = compiled_mode_kernels
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-    every_kernel = {
-        name
-        for name in dir(kernels) if name.endswith('_kernel')
-        and isinstance(getattr(kernels, name), triton.runtime.jit.JITFunction)
-    }
+    triton, kernels, _ = compiled_mode_kernels
     calls = launches(kernels, channels_last, flags)
-    assert {kernel.__name__ for kernel, *_ in calls} == every_kernel
+    assert {kernel.__name__ for kernel, *_ in calls
+            } == jit_kernels(triton, kernels)
     for kernel, args, constexprs, num_warps in calls:
-        compiled = triton.compile(
-            ASTSource(kernel, *signature(kernel, args, constexprs)),
-            target=GPUTarget('cuda', 90, 32),
-            options=dict(num_warps=num_warps))
-        assert compiled.asm['cubin'], kernel.__name__
+        registers, spilled = compile_for_sm90(triton, kernel, args,
+                                              constexprs, num_warps)
+        assert spilled == 0, (kernel.__name__, registers, spilled)
+
+
+def test_gate_kernels_compile_for_sm90(compiled_mode_kernels):
+    triton, _, gates = compiled_mode_kernels
+    calls = []
+
+    def record(kernel, grid, *args, num_warps=4, **constexprs):
+        calls.append((kernel, args, constexprs, num_warps))
+
+    n, c = 2, 512
+    vec, state, proj = torch.zeros(c), torch.zeros(n, c), torch.zeros(
+        n, 2, 3 * c)
+    k = torch.zeros(n, 9, c)
+    kernel3 = torch.zeros(c, 1, 3, 3)
+    gate_args = (torch.zeros(n, 2, c), state, torch.zeros(5), torch.zeros(5),
+                 kernel3, kernel3, vec)
+    with mock.patch.object(gates, 'launch', record):
+        gates.dsu_combine(proj, 1, proj[:, 0], state, state, state)
+        gates.dsu_combine_backward(proj, 1, proj[:, 0], state, state, state,
+                                   proj, proj[:, 0], state)
+        gates.gate_kernels(*gate_args, 32, k, k, state)
+        grads = tuple(torch.zeros_like(t) for t in gate_args)
+        gates.gate_kernels_backward(*gate_args, state, k, k, 32, grads)
+    assert {kernel.__name__ for kernel, *_ in calls
+            } == jit_kernels(triton, gates)
+    for kernel, args, constexprs, num_warps in calls:
+        registers, spilled = compile_for_sm90(triton, kernel, args,
+                                              constexprs, num_warps)
+        assert spilled == 0, (kernel.__name__, registers, spilled)
