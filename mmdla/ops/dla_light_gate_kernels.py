@@ -18,7 +18,13 @@ two depthwise 3x3 kernels, tap-major ``[N, 9, C]``)::
     kr[t, c] = update[c, t] * lambda[c] + [t == 4] * lambda[c] * d[c]
 
 Every reduction is owner-computes (no atomics): per-sample programs reduce
-over channels, per-channel programs over the batch, in a fixed order. The
+over channels, per-channel programs over the batch, in a fixed order.
+
+Why kernels and not a compiled ``[N, C]`` function: counted on the meta
+device, these ops bring a DLA-L ResNet-50 training step from 2561 to 1142
+dispatched ops (the host pays each in eager mode), with no recompiles
+across stages or batch sizes, no compile warm-up, and deterministic
+reductions; the DSU's matrix products stay cuBLAS calls. The
 kernels call only Triton builtins and functions of this module, so that
 they run in Triton's interpreter (see :mod:`.dla_light_kernels`).
 """
@@ -287,6 +293,9 @@ def _gate_kernels_channel_backward_kernel(
 def dsu_combine(x_proj: torch.Tensor, row: int, h_proj: torch.Tensor,
                 c_prev: torch.Tensor, h_out: torch.Tensor,
                 c_out: torch.Tensor) -> None:
+    """Write the DSU's new ``h`` and ``c`` ``[N, C]`` from the input
+    projection ``x_proj[:, row]`` (``x_proj`` ``[N, R, 3C]``, contiguous),
+    ``h_proj`` ``[N, 3C]`` and ``c_prev``."""
     n, c = c_prev.shape
     launch(
         _dsu_combine_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj, h_proj,
@@ -300,6 +309,9 @@ def dsu_combine_backward(x_proj: torch.Tensor, row: int,
                          grad_c: Optional[torch.Tensor],
                          grad_x_proj: torch.Tensor, grad_h_proj: torch.Tensor,
                          grad_c_prev: torch.Tensor) -> None:
+    """Write the gradients of :func:`dsu_combine`'s inputs (``grad_x_proj``
+    ``[N, R, 3C]``, zero but in row ``row``); ``grad_h`` or ``grad_c``
+    None: a zero gradient."""
     n, c = c_prev.shape
     launch(
         _dsu_combine_backward_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj,
@@ -320,6 +332,10 @@ def gate_kernels(pooled: torch.Tensor, gate_d: torch.Tensor,
                  value: torch.Tensor, update: torch.Tensor,
                  lam: torch.Tensor, head_dim: int, kx: torch.Tensor,
                  kr: torch.Tensor, a: torch.Tensor) -> None:
+    """Write the tap-major kernels ``kx``, ``kr`` ``[N, 9, C]`` and the head
+    gates per channel ``a`` ``[N, C]`` from ``GAP(x)`` (row 0 of ``pooled``
+    ``[N, R, C]``), the update gate ``gate_d`` ``[N, C]`` and the
+    parameters."""
     n, _, c = pooled.shape
     launch(
         _gate_kernels_kernel, (n, ), pooled, gate_d, q_kernel, k_kernel,
@@ -335,8 +351,10 @@ def gate_kernels_backward(pooled: torch.Tensor, gate_d: torch.Tensor,
                           lam: torch.Tensor, a: torch.Tensor,
                           grad_kx: torch.Tensor, grad_kr: torch.Tensor,
                           head_dim: int, grads: tuple) -> None:
-    """Fill ``grads`` = (pooled, d, q_kernel, k_kernel, value, update,
-    lambda)."""
+    """Fill ``grads``, the gradients of (pooled, d, q_kernel, k_kernel,
+    value, update, lambda), from those of ``kx`` and ``kr``: a per-sample
+    pass (means, ``d``, and the samples' shares of the query and key
+    kernels' gradients), then a per-channel pass over the batch."""
     (grad_pooled, grad_d, grad_q_kernel, grad_k_kernel, grad_value,
      grad_update, grad_lam) = grads
     n, rows, c = pooled.shape

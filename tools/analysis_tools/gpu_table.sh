@@ -5,8 +5,8 @@
 #    inference batch 256, 224 x 224), eager: training, inference and peak
 #    training memory of torchvision's ResNet-50 and DLA-L with
 #    fused=auto,true,false, then a profile of their training steps;
-# 2. the same compiled (torch.compile takes the PyTorch path of the DLA-L
-#    step whatever `fused` says, so one DLA-L row);
+# 2. the same compiled: DLA-L with the PyTorch path (fused=false, what
+#    auto compiles to) and the traceable fused step (fused=true);
 # 3. the detection backbone step (batch 2, 800 x 1216, frozen_stages=1,
 #    norm_eval=True, four outputs), fp32 and bf16 autocast;
 # 4. every custom op at the real shapes (benchmark_kernels.py).
@@ -39,7 +39,7 @@ backbone() {
 CLS=(--amp --channels-last --batch-size 128 --infer-batch-size 256 --shape 224)
 part 'Classifier, eager' backbone "${CLS[@]}" --fused auto,true,false \
     --profile "${@}"
-part 'Classifier, torch.compile' backbone "${CLS[@]}" --fused false \
+part 'Classifier, torch.compile' backbone "${CLS[@]}" --fused false,true \
     --compile "${@}"
 part 'Detection backbone step, fp32' backbone --preset detection \
     --fused auto,true,false "${@}"
