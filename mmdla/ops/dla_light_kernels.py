@@ -181,53 +181,40 @@ def _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p, mask_c,
 
 
 @triton.jit
-def _spatial_means_kernel(x, r, partial, C, H, W, stride_n, stride_c,
-                          stride_p, tiles_per_split, inv_hw,
-                          PRE_ACT: tl.constexpr, BLOCK_P: tl.constexpr,
-                          BLOCK_C: tl.constexpr):
-    """Means of ``x`` and ``r`` over one split of the positions of one
-    sample: ``partial[n, split, {0: x, 1: r}, c]``. Grid ``(splits, channel
-    blocks, N)``."""
+def _split_sums_kernel(x, r, kx, kr, partial, C, H, W, stride_n, stride_c,
+                       stride_p, tiles_per_split, factor,
+                       GATED: tl.constexpr, PRE_ACT: tl.constexpr,
+                       BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    """Sums over one split of the positions of one sample, times
+    ``factor``: of ``x`` and ``r`` (the spatial means, with ``factor = 1 /
+    (H * W)``), or with ``GATED`` of ``o`` and ``o ** 2`` (the norm's batch
+    statistics). Stored as the partial row ``n * splits + split`` of
+    ``partial`` ``[R, 2, C]``. Grid ``(splits, channel blocks, N)``."""
     split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
     offs_c, mask_c = _channels(C, BLOCK_C)
     base = n * stride_n
-    acc_x = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    acc_r = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    acc_first = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
+    acc_second = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     for i in range(tiles_per_split):
         offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
                                           BLOCK_P)
-        acc_x += _load_x(x, r, base, offs_p, h, w, 0, 0, offs_c, mask_p,
-                         mask_c, H, W, stride_c, stride_p, PRE_ACT)
-        acc_r += _load(r, base, offs_p, h, w, 0, 0, offs_c, mask_p, mask_c,
-                       H, W, stride_c, stride_p)
+        if GATED:
+            o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c,
+                              mask_p, mask_c, C, H, W, stride_c, stride_p,
+                              PRE_ACT, BLOCK_P, BLOCK_C)
+            acc_first += o
+            acc_second += o * o
+        else:
+            acc_first += _load_x(x, r, base, offs_p, h, w, 0, 0, offs_c,
+                                 mask_p, mask_c, H, W, stride_c, stride_p,
+                                 PRE_ACT)
+            acc_second += _load(r, base, offs_p, h, w, 0, 0, offs_c, mask_p,
+                                mask_c, H, W, stride_c, stride_p)
     out = partial + (n * tl.num_programs(0) + split) * 2 * C + offs_c
-    tl.store(out, _column_sums(acc_x) * inv_hw, mask=mask_c)
-    tl.store(out + C, _column_sums(acc_r) * inv_hw, mask=mask_c)
-
-
-@triton.jit
-def _output_sums_kernel(x, r, kx, kr, partial, C, H, W, stride_n, stride_c,
-                        stride_p, tiles_per_split, PRE_ACT: tl.constexpr,
-                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    """Sums of ``o`` and ``o ** 2`` over one split of the positions of one
-    sample: the partial row ``n * splits + split`` of ``partial`` ``[R, 2,
-    C]``. Grid ``(splits, channel blocks, N)``."""
-    split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
-    offs_c, mask_c = _channels(C, BLOCK_C)
-    base = n * stride_n
-    acc_o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    acc_oo = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    for i in range(tiles_per_split):
-        offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
-                                          BLOCK_P)
-        o = _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c,
-                          mask_p, mask_c, C, H, W, stride_c, stride_p,
-                          PRE_ACT, BLOCK_P, BLOCK_C)
-        acc_o += o
-        acc_oo += o * o
-    out = partial + (n * tl.num_programs(0) + split) * 2 * C + offs_c
-    tl.store(out + SUM_FIRST * C, _column_sums(acc_o), mask=mask_c)
-    tl.store(out + SUM_SECOND * C, _column_sums(acc_oo), mask=mask_c)
+    tl.store(out + SUM_FIRST * C, _column_sums(acc_first) * factor,
+             mask=mask_c)
+    tl.store(out + SUM_SECOND * C, _column_sums(acc_second) * factor,
+             mask=mask_c)
 
 
 @triton.jit
@@ -363,6 +350,15 @@ def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
 
 
 @triton.jit
+def _batch_grad_coefs(grad_coefs, offs_c, mask_c, C):
+    """``coef_1`` and ``coef_o`` of the norm's gradient under batch
+    statistics, ``[1, BLOCK_C]`` each."""
+    c1 = tl.load(grad_coefs + GRAD_COEF_1 * C + offs_c, mask=mask_c, other=0.)
+    co = tl.load(grad_coefs + GRAD_COEF_O * C + offs_c, mask=mask_c, other=0.)
+    return c1[None, :], co[None, :]
+
+
+@triton.jit
 def _sum_tap_family(taps, n, family: tl.constexpr, offs_t, offs_c, mask,
                     tiles, C, FAMILIES: tl.constexpr, BLOCK_C: tl.constexpr):
     """Sum over the tiles of sample ``n``, in order, of one family of tap
@@ -400,12 +396,7 @@ def _kernel_grads_kernel(taps, coefs, grad_coefs, dkx, dkr, C, tiles,
     grad_r = alpha * _sum_tap_family(taps, n, TAP_G_R, offs_t, offs_c, mask,
                                      tiles, C, FAMILIES, BLOCK_C)
     if BATCH_STATS:
-        c1 = tl.load(
-            grad_coefs + GRAD_COEF_1 * C + offs_c, mask=mask_c,
-            other=0.)[None, :]
-        co = tl.load(
-            grad_coefs + GRAD_COEF_O * C + offs_c, mask=mask_c,
-            other=0.)[None, :]
+        c1, co = _batch_grad_coefs(grad_coefs, offs_c, mask_c, C)
         grad_x += c1 * _sum_tap_family(taps, n, TAP_X, offs_t, offs_c, mask,
                                        tiles, C, FAMILIES, BLOCK_C)
         grad_x += co * _sum_tap_family(taps, n, TAP_O_X, offs_t, offs_c,
@@ -437,12 +428,7 @@ def _input_grads_kernel(g, o, x, r, scale, coefs, grad_coefs, kx, kr,
         coefs + COEF_ALPHA * C + offs_c, mask=mask_c,
         other=0.)[None, :] * tl.load(scale + n)
     if BATCH_STATS:
-        c1 = tl.load(
-            grad_coefs + GRAD_COEF_1 * C + offs_c, mask=mask_c,
-            other=0.)[None, :]
-        co = tl.load(
-            grad_coefs + GRAD_COEF_O * C + offs_c, mask=mask_c,
-            other=0.)[None, :]
+        c1, co = _batch_grad_coefs(grad_coefs, offs_c, mask_c, C)
     gx = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     gr = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     for t in tl.static_range(9):
@@ -491,7 +477,7 @@ def _norm_coefficients_kernel(sums, weight, bias, running_mean, running_var,
                               UPDATE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
                               HAS_BIAS: tl.constexpr, BLOCK: tl.constexpr):
     """The norm's coefficients ``[4, C]`` (``COEF_*``) from the partial sums
-    of :func:`_output_sums_kernel` (updating the running statistics) or
+    of :func:`_split_sums_kernel` (updating the running statistics) or
     from the running statistics."""
     c = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = c < C
@@ -586,38 +572,40 @@ def _full_size_grid(x: torch.Tensor, config: TileConfig) -> Tuple[int, ...]:
     return tiles, channel_blocks, x.shape[0]
 
 
-def spatial_means(x: torch.Tensor, r: torch.Tensor,
-                  pre_activation: bool) -> torch.Tensor:
-    """``[N, 2, C]`` fp32: the spatial means of ``x`` and ``r``."""
-    n, c, h, w = x.shape
-    r = in_layout_of(r, x)
-    config = tile_config(x)
-    splits, per_split = position_splits(x, config)
-    partial = x.new_empty((n, splits, 2, c) if splits > 1 else (n, 2, c),
-                          dtype=torch.float32)
-    launch(
-        _spatial_means_kernel, (splits, tile_grid(x, config).channel_blocks,
-                                n),
-        x, r, partial, c, h, w, *layout(x), per_split, 1.0 / (h * w),
-        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
-        BLOCK_C=config.block_c, num_warps=config.num_warps)
-    return partial.sum(1) if splits > 1 else partial
-
-
-def output_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
-                kr: torch.Tensor, pre_activation: bool) -> torch.Tensor:
-    """Partial sums ``[R, 2, C]`` of ``o`` and ``o ** 2``."""
+def _split_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
+                kr: torch.Tensor, factor: float, gated: bool,
+                pre_activation: bool) -> Tuple[torch.Tensor, int]:
+    """Launch :func:`_split_sums_kernel`: partial sums ``[N * splits, 2,
+    C]`` and the number of splits."""
     n, c, h, w = x.shape
     r = in_layout_of(r, x)
     config = tile_config(x)
     splits, per_split = position_splits(x, config)
     partial = x.new_empty((n * splits, 2, c), dtype=torch.float32)
     launch(
-        _output_sums_kernel, (splits, tile_grid(x, config).channel_blocks, n),
-        x, r, kx, kr, partial, c, h, w, *layout(x), per_split,
-        PRE_ACT=pre_activation, BLOCK_P=config.block_p,
+        _split_sums_kernel, (splits, tile_grid(x, config).channel_blocks, n),
+        x, r, kx, kr, partial, c, h, w, *layout(x), per_split, factor,
+        GATED=gated, PRE_ACT=pre_activation, BLOCK_P=config.block_p,
         BLOCK_C=config.block_c, num_warps=config.num_warps)
-    return partial
+    return partial, splits
+
+
+def spatial_means(x: torch.Tensor, r: torch.Tensor,
+                  pre_activation: bool) -> torch.Tensor:
+    """``[N, 2, C]`` fp32: the spatial means of ``x`` and ``r``."""
+    n, c, h, w = x.shape
+    # (the kernels are not read)
+    partial, splits = _split_sums(x, r, x, x, 1.0 / (h * w), False,
+                                  pre_activation)
+    if splits == 1:
+        return partial
+    return partial.view(n, splits, 2, c).sum(1)
+
+
+def output_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
+                kr: torch.Tensor, pre_activation: bool) -> torch.Tensor:
+    """Partial sums ``[R, 2, C]`` of ``o`` and ``o ** 2``."""
+    return _split_sums(x, r, kx, kr, 1.0, True, pre_activation)[0]
 
 
 def norm_coefficients(sums: Optional[torch.Tensor],

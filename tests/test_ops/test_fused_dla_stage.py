@@ -31,17 +31,20 @@ def test_fused_stage_matches_pytorch(interpreted_kernels, training,
         out = model(x)
         outputs.append(out)
         grads.append(torch.autograd.grad(out, [x, *model.parameters()], grad))
-    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-4, atol=1e-4)
     assert outputs[1].is_contiguous(memory_format=fmt)
+    assert_same_results(stage, outputs, grads, fused, 1e-4)
+
+
+def assert_same_results(stage, outputs, grads, other, tol) -> None:
+    """``outputs`` and ``grads`` (of the input and every parameter) of
+    ``stage`` and of ``other`` agree, and so do their buffers."""
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=tol, atol=tol)
     names = ['x'] + [name for name, _ in stage.named_parameters()]
     for name, got, want in zip(names, grads[1], grads[0]):
         torch.testing.assert_close(
-            got,
-            want,
-            rtol=1e-4,
-            atol=1e-4 * want.abs().max().item(),
+            got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item(),
             msg=name)
-    for (name, want), got in zip(stage.named_buffers(), fused.buffers()):
+    for (name, want), got in zip(stage.named_buffers(), other.buffers()):
         torch.testing.assert_close(got, want, msg=name)
 
 
@@ -69,17 +72,7 @@ def test_compiled_fused_stage_matches_eager(interpreted_kernels):
         out = run(x)
         outputs.append(out)
         grads.append(torch.autograd.grad(out, [x, *model.parameters()], grad))
-    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
-    names = ['x'] + [name for name, _ in stage.named_parameters()]
-    for name, got, want in zip(names, grads[1], grads[0]):
-        torch.testing.assert_close(
-            got,
-            want,
-            rtol=1e-4,
-            atol=1e-4 * want.abs().max().item(),
-            msg=name)
-    for (name, want), got in zip(stage.named_buffers(), compiled.buffers()):
-        torch.testing.assert_close(got, want, msg=name)
+    assert_same_results(stage, outputs, grads, compiled, 1e-5)
 
 
 def test_compiled_model_with_auto_keeps_the_pytorch_path():

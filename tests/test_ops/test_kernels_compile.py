@@ -92,6 +92,17 @@ def compile_for_sm90(triton, kernel, args, constexprs, num_warps):
             int(re.search(r'(\d+) bytes spill stores', report).group(1)))
 
 
+def assert_every_kernel_compiles_unspilled(triton, module, calls) -> None:
+    """``calls`` launch every kernel of ``module``, and each compiles for
+    sm_90 as launched without spilling registers."""
+    assert {kernel.__name__
+            for kernel, *_ in calls} == jit_kernels(triton, module)
+    for kernel, args, constexprs, num_warps in calls:
+        registers, spilled = compile_for_sm90(triton, kernel, args,
+                                              constexprs, num_warps)
+        assert spilled == 0, (kernel.__name__, registers, spilled)
+
+
 def launches(kernels, channels_last: bool, flags: bool):
     """``(kernel, args, constexprs, num_warps)`` of every launch of the
     launchers for one layout and every boolean option set to ``flags``."""
@@ -127,12 +138,7 @@ def test_kernels_compile_for_sm90(compiled_mode_kernels, channels_last,
                                   flags):
     triton, kernels, _ = compiled_mode_kernels
     calls = launches(kernels, channels_last, flags)
-    assert {kernel.__name__ for kernel, *_ in calls
-            } == jit_kernels(triton, kernels)
-    for kernel, args, constexprs, num_warps in calls:
-        registers, spilled = compile_for_sm90(triton, kernel, args,
-                                              constexprs, num_warps)
-        assert spilled == 0, (kernel.__name__, registers, spilled)
+    assert_every_kernel_compiles_unspilled(triton, kernels, calls)
 
 
 def test_gate_kernels_compile_for_sm90(compiled_mode_kernels):
@@ -156,9 +162,4 @@ def test_gate_kernels_compile_for_sm90(compiled_mode_kernels):
         gates.gate_kernels(*gate_args, 32, k, k, state)
         grads = tuple(torch.zeros_like(t) for t in gate_args)
         gates.gate_kernels_backward(*gate_args, state, k, k, 32, grads)
-    assert {kernel.__name__ for kernel, *_ in calls
-            } == jit_kernels(triton, gates)
-    for kernel, args, constexprs, num_warps in calls:
-        registers, spilled = compile_for_sm90(triton, kernel, args,
-                                              constexprs, num_warps)
-        assert spilled == 0, (kernel.__name__, registers, spilled)
+    assert_every_kernel_compiles_unspilled(triton, gates, calls)
