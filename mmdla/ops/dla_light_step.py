@@ -9,8 +9,9 @@ step computes::
     y = x + s[n] * BN(o)                 # s: the DropPath scale
 
 ``kernels_fn`` is the dense ``[N, C]`` part (context cell, head gates,
-folding the gates into the two 3x3 kernels); it runs in PyTorch under
-autograd inside the function. The full-size parts are the custom ops of
+folding the gates into the two 3x3 kernels); it runs under autograd inside
+the function, as PyTorch ops or (DLA-L with the DSU) mostly as the fused
+ops of :mod:`.dla_light_gate_ops`. The full-size parts are the custom ops of
 :mod:`.dla_light_ops`: forward reads ``x`` and ``r`` for the means, (in
 training) for the norm's batch statistics, and once more to write ``y``;
 ``o`` and ``y`` are not saved. Backward runs one reduction pass for the
@@ -18,7 +19,8 @@ norm's and the kernels' gradients (under batch statistics it also writes
 ``o``, a temporary), then autograd over the tiny graph for the gradients of
 the means, the state and the parameters, then one pass that writes the
 gradients of ``x`` and ``r``, each once (the residual, the two convolutions
-and the means' broadcasts together).
+and the means' broadcasts together). Under ``torch.compile`` the step takes
+a traceable form instead (:func:`_traceable_light_step`).
 """
 import functools
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
