@@ -125,8 +125,9 @@ def test_fused_kernels_on_the_cpu_need_the_interpreter(repo_root, tool_env):
 
 def test_gpu_table_runs_every_part(repo_root, tool_env):
     """tools/analysis_tools/gpu_table.sh, with a PYTHON that only echoes
-    its command lines: the four backbone runs and the kernel benchmark,
-    all on CUDA, extra arguments passed to the backbone runs."""
+    its command lines: the three accuracy checks, the four backbone runs
+    and the kernel benchmark, all on CUDA, extra arguments passed to the
+    backbone runs."""
     env = dict(tool_env, PYTHON='echo')
     result = subprocess.run([
         'bash',
@@ -143,10 +144,11 @@ def test_gpu_table_runs_every_part(repo_root, tool_env):
         line.split() for line in result.stdout.splitlines()
         if line.endswith('.py') or '.py ' in line
     ]
-    assert [osp.basename(c[0]) for c in commands
-            ] == ['benchmark_backbone.py'] * 4 + ['benchmark_kernels.py']
+    assert [osp.basename(c[0]) for c in commands] == [
+        'check_fused_step.py'
+    ] * 3 + ['benchmark_backbone.py'] * 4 + ['benchmark_kernels.py']
     assert all(c[1:3] == ['--device', 'cuda'] for c in commands)
-    backbone = [' '.join(c) for c in commands[:4]]
+    backbone = [' '.join(c) for c in commands[3:7]]
     assert all(c.endswith('--warmup 3') for c in backbone)
     assert '--fused auto,true,false --profile' in backbone[0]
     assert '--compile' in backbone[1]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU table of the README in one run, on one CUDA device:
 #   tools/analysis_tools/gpu_table.sh [benchmark_backbone.py arguments...]
+# 0. the fused step against a float64 reference and the PyTorch path, and
+#    its determinism (check_fused_step.py), classifier and detection shapes;
 # 1. classifier (ResNet-50, bf16 autocast, channels_last, training batch 128,
 #    inference batch 256, 224 x 224), eager: training, inference and peak
 #    training memory of torchvision's ResNet-50 and DLA-L with
@@ -36,6 +38,14 @@ backbone() {
         --depth 50 --rounds "$ROUNDS" --iters "$ITERS" "$@"
 }
 
+check() {
+    $PYTHON "$ROOT/tools/analysis_tools/check_fused_step.py" --device cuda "$@"
+}
+part 'Accuracy and determinism, classifier' check --batch-size 8 --shape 224
+part 'Accuracy and determinism, classifier, bf16 autocast' check \
+    --batch-size 8 --shape 224 --amp
+part 'Accuracy and determinism, detection' check --batch-size 2 \
+    --shape 800 1216 --frozen-stages 1 --norm-eval
 CLS=(--amp --channels-last --batch-size 128 --infer-batch-size 256 --shape 224)
 part 'Classifier, eager' backbone "${CLS[@]}" --fused auto,true,false \
     --profile "${@}"
