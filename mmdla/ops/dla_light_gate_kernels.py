@@ -35,7 +35,7 @@ import triton
 import triton.language as tl
 
 from .dla_light_kernels import _column_sums, launch
-from .dla_light_tiles import TAPS, cdiv, next_power_of_2
+from .dla_light_tiles import cdiv, next_power_of_2
 
 CENTER_TAP = tl.constexpr(4)  # the middle tap of a 3x3 kernel
 VECTOR_BLOCK = 256  # channels per program of the element-wise kernels
