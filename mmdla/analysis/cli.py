@@ -1,6 +1,7 @@
 """Command-line options shared by the analysis tools, so that they mean
 the same in every tool."""
 import argparse
+import os
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -60,6 +61,17 @@ def _int_at_least(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {value}')
     return value
+
+
+def kernel_device(name: str) -> torch.device:
+    """The device ``name`` of a tool that runs the fused kernels of
+    :mod:`mmdla.ops`. On the CPU they run in Triton's interpreter:
+    ``TRITON_INTERPRET=1`` is set (unless the environment sets it), which
+    must happen before the kernels are imported."""
+    device = torch.device(name)
+    if device.type == 'cpu':
+        os.environ.setdefault('TRITON_INTERPRET', '1')
+    return device
 
 
 def add_amp_argument(parser: argparse.ArgumentParser) -> None:

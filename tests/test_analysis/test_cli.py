@@ -1,5 +1,6 @@
 """mmdla.analysis.cli: the options every analysis tool shares."""
 import argparse
+import os
 
 import pytest
 import torch
@@ -40,3 +41,15 @@ def test_amp_is_bf16_autocast():
     with amp_autocast(torch.device('cpu'), parser().parse_args([]).amp):
         out = torch.nn.functional.linear(torch.rand(2, 4), torch.rand(3, 4))
     assert out.dtype == torch.float32
+
+
+def test_kernel_device_runs_cpu_kernels_in_the_interpreter(monkeypatch):
+    from mmdla.analysis.cli import kernel_device
+    monkeypatch.delenv('TRITON_INTERPRET', raising=False)
+    assert kernel_device('meta') == torch.device('meta')
+    assert 'TRITON_INTERPRET' not in os.environ
+    assert kernel_device('cpu') == torch.device('cpu')
+    assert os.environ['TRITON_INTERPRET'] == '1'
+    monkeypatch.setenv('TRITON_INTERPRET', '0')  # the environment's wins
+    kernel_device('cpu')
+    assert os.environ['TRITON_INTERPRET'] == '0'

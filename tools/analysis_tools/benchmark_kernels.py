@@ -16,11 +16,10 @@ is set for you): slow, only for checking the tool at a small ``--batch-size``
 and ``--stages``.
 """
 import argparse
-import os
 
 import torch
 
-from mmdla.engine.cli import check_positive
+from mmdla.analysis.cli import kernel_device, positive_int
 
 DTYPES = dict(bfloat16=torch.bfloat16, float16=torch.float16,
               float32=torch.float32)
@@ -33,30 +32,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--preset', default='classification',
                         choices=['classification', 'detection'])
     parser.add_argument('--dtype', default='bfloat16', choices=list(DTYPES))
-    parser.add_argument('--batch-size', type=int,
+    parser.add_argument('--batch-size', type=positive_int,
                         help="default: the preset's (128 or 2)")
     parser.add_argument(
-        '--stages', type=int, nargs=3, action='append', metavar=('C', 'H', 'W'),
+        '--stages',
+        type=positive_int,
+        nargs=3,
+        action='append',
+        metavar=('C', 'H', 'W'),
         help="a block shape (repeatable); default: the preset's four stages")
     parser.add_argument('--bandwidth', type=float, default=4.8,
                         help='memory bandwidth in TB/s')
-    parser.add_argument('--iters', type=int, default=3,
+    parser.add_argument('--iters', type=positive_int, default=3,
                         help='timed calls per op (CPU only)')
     args = parser.parse_args()
-    check_positive(parser, args, ['batch_size', 'iters'])
     if args.bandwidth <= 0:
         parser.error(f'--bandwidth must be > 0, got {args.bandwidth}')
-    for shape in args.stages or ():
-        if min(shape) < 1:
-            parser.error(f'--stages takes positive C H W, got {shape}')
     return args
 
 
 def main() -> None:
     args = parse_args()
-    device = torch.device(args.device)
-    if device.type == 'cpu':
-        os.environ.setdefault('TRITON_INTERPRET', '1')
+    device = kernel_device(args.device)
     from mmdla.analysis.kernel_benchmark import PRESETS, benchmark_ops
     batch, stages = PRESETS[args.preset]
     batch = args.batch_size or batch

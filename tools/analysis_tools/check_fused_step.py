@@ -16,12 +16,11 @@ is set for you): slow, for small ``--depth``, ``--batch-size`` and
 ``--shape`` only.
 """
 import argparse
-import os
 
 import torch
 
-from mmdla.analysis.cli import add_amp_argument, add_shape_argument
-from mmdla.engine.cli import check_positive
+from mmdla.analysis.cli import (add_amp_argument, add_shape_argument,
+                                kernel_device, positive_int)
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,25 +28,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--depth', type=int, default=50)
-    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--batch-size', type=positive_int, default=8)
     add_shape_argument(parser, default=(224, ))
     add_amp_argument(parser)
     parser.add_argument('--nchw', action='store_true',
                         help='NCHW inputs instead of channels_last')
     parser.add_argument('--frozen-stages', type=int, default=-1)
     parser.add_argument('--norm-eval', action='store_true')
-    parser.add_argument('--worst', type=int, default=5,
+    parser.add_argument('--worst', type=positive_int, default=5,
                         help='how many of the largest differences to list')
-    args = parser.parse_args()
-    check_positive(parser, args, ['batch_size', 'worst'])
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    device = torch.device(args.device)
-    if device.type == 'cpu':
-        os.environ.setdefault('TRITON_INTERPRET', '1')
+    device = kernel_device(args.device)
     if device.type == 'cuda':  # compare the kernels, not TF32 rounding
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
