@@ -47,7 +47,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .dla_light_tiles import (TAPS, TileConfig, next_power_of_2,
+from .dla_light_tiles import (TAPS, TileConfig, in_layout_of, next_power_of_2,
                               position_splits, reduction_tile_config,
                               tap_families, tile_config, tile_grid)
 
@@ -547,13 +547,6 @@ def launch(kernel: triton.runtime.jit.JITFunction, grid: Tuple[int, ...],
     """Launch ``kernel`` on ``grid`` (the single launch point of this
     module)."""
     kernel[grid](*args, **constexprs)
-
-
-def in_layout_of(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``t`` with the strides of ``x`` (a copy only where they differ)."""
-    if t.stride() == x.stride():
-        return t
-    return torch.empty_like(x, dtype=t.dtype).copy_(t)
 
 
 def layout(x: torch.Tensor) -> Tuple[int, int, int]:

@@ -21,8 +21,8 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .dla_light_tiles import (TAPS, grad_reduce_rows, output_sums_rows,
-                              tap_families)
+from .dla_light_tiles import (TAPS, grad_reduce_rows, in_layout_of,
+                              output_sums_rows, tap_families)
 
 KERNELS_MODULE = 'mmdla.ops.dla_light_kernels'
 
@@ -244,6 +244,7 @@ def _epilogue_backward(ctx, grad: Tensor):
     (kernels, ``alpha``, ``beta``), one write pass (``x``, ``r``)."""
     x, r, kx, kr, alpha, scale = ctx.saved_tensors
     pre_act = ctx.pre_activation
+    grad = in_layout_of(grad, x)  # once for the two passes that read it
     # the coefficients of an affine map: only the ``alpha`` row is read
     coefs = torch.stack((alpha, alpha, alpha, alpha))
     _, sums, taps = grad_reduce(grad, x, r, kx, kr, scale, False, pre_act)
@@ -326,6 +327,7 @@ def _norm_epilogue_backward(ctx, grad_y: Optional[Tensor],
     x, r, kx, kr, scale, coefs = ctx.saved_tensors
     n, c, h, w = x.shape
     batch_stats = ctx.batch_stats
+    grad_y = in_layout_of(grad_y, x)  # once for the two passes
     o, sums, taps = grad_reduce(grad_y, x, r, kx, kr, scale, batch_stats,
                                 False)
     grad_norm = norm_grad_coefficients(sums, coefs, n * h * w, batch_stats)

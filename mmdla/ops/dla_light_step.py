@@ -35,7 +35,7 @@ from .dla_light_ops import (epilogue, grad_reduce, input_grads, kernel_grads,
                             norm_epilogue, norm_grad_coefficient_rows,
                             norm_grad_coefficients, output_sums,
                             spatial_means)
-from .dla_light_tiles import TAPS
+from .dla_light_tiles import TAPS, in_layout_of
 
 KernelsFn = Callable[..., Sequence[Tensor]]
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -192,8 +192,9 @@ class _FusedLightStep(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y: Optional[Tensor], *grad_state: Tensor):
         x, r, kx, kr, scale, coefs = ctx.saved_tensors
-        if grad_y is None:
-            grad_y = torch.zeros_like(x)
+        # the layout of x, once for the two passes that read it
+        grad_y = torch.zeros_like(x) if grad_y is None else in_layout_of(
+            grad_y, x)
         pooled_in, state_in, kx_graph, kr_graph, new_state = ctx.tiny_graph
         del ctx.tiny_graph
         batch_stats, pre_act = ctx.batch_stats, ctx.pre_act
@@ -319,6 +320,7 @@ def fused_light_step(
             f'nn.BatchNorm2d norm; got x {tuple(x.shape)} {x.dtype}, '
             f'shortcut {tuple(r.shape)} {r.dtype}, norm '
             f'{type(norm).__name__}. Use the PyTorch path for these.')
+    r = in_layout_of(r, x)  # once for every kernel that reads both
     if torch.compiler.is_compiling():
         if pre_activation:
             raise ValueError('under torch.compile the fused step does not '

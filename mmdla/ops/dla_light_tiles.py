@@ -1,9 +1,10 @@
-"""Tiles of the fused DLA-L kernels: how a shape is cut into programs.
+"""Tiles of the fused DLA-L kernels: how a shape is cut into programs, and
+the one layout the full-size tensors of a launch share.
 
 Pure Python (no Triton), so that the fake implementations of the custom ops
 (meta device, ``torch.compile`` tracing) know the sizes of the partial sums
 without importing the kernels. The tile shape is a table keyed on the
-layout, ``C`` and ``H * W``: a shape is always cut, and so reduced, the same
+layout and ``C``: a shape is always cut, and so reduced, the same
 way, which keeps the results bitwise reproducible.
 """
 from typing import NamedTuple, Tuple
@@ -28,6 +29,14 @@ class TileConfig(NamedTuple):
     block_p: int  # positions per tile
     block_c: int  # channels per tile
     num_warps: int
+
+
+def in_layout_of(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` with the strides of ``x`` (a copy only where they differ): the
+    full-size tensors of one launch share ``x``'s layout."""
+    if t.stride() == x.stride():
+        return t
+    return torch.empty_like(x, dtype=t.dtype).copy_(t)
 
 
 def is_channels_last(x: torch.Tensor) -> bool:
