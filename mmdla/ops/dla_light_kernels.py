@@ -132,6 +132,15 @@ def _store(ptr, value, base, offs_p, offs_c, mask_p, mask_c, stride_c,
 
 
 @triton.jit
+def _block_output(z, r, like):
+    """The block output ``relu(z + r)`` from fp32 ``z`` and ``r``, rounded
+    to the dtype of the tensor ``like`` points to, as the block would store
+    it."""
+    v = z + r
+    return tl.where(v > 0, v, 0.).to(like.dtype.element_ty).to(tl.float32)
+
+
+@triton.jit
 def _load_x(x, r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
             stride_c, stride_p, PRE_ACT: tl.constexpr):
     """The block output ``x`` at offset ``(dh, dw)``: loaded, or with
@@ -140,9 +149,9 @@ def _load_x(x, r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
     v = _load(x, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H, W,
               stride_c, stride_p)
     if PRE_ACT:
-        v += _load(r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H,
-                   W, stride_c, stride_p)
-        v = tl.where(v > 0, v, 0.).to(x.dtype.element_ty).to(tl.float32)
+        v = _block_output(
+            v, _load(r, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c,
+                     H, W, stride_c, stride_p), x)
     return v
 
 
@@ -314,10 +323,8 @@ def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
                         H, W, stride_c, stride_p)
         x3 = _load_taps(x, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c,
                         H, W, stride_c, stride_p)
-        if PRE_ACT:  # x = relu(z + r), rounded as the block would store it
-            x3 = x3 + r3
-            x3 = tl.where(x3 > 0, x3, 0.).to(x.dtype.element_ty).to(
-                tl.float32)
+        if PRE_ACT:
+            x3 = _block_output(x3, r3, x)
         o = tl.reduce(x3 * kx3 + r3 * kr3, 0, tl.standard._sum_combine)
         if BATCH_STATS:
             _store(o_out, o, base, offs_p, offs_c, mask_p, mask_c, stride_c,
