@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 import torch
@@ -142,18 +142,40 @@ def tool_env() -> Dict[str, str]:
 def run_tool(
         tool_env: Dict[str,
                        str]) -> Callable[..., subprocess.CompletedProcess]:
-    """A function running a command in the tool environment, with stdout
-    and stderr merged into ``stdout``."""
+    """A function running a command in the tool environment (or ``env``),
+    with stdout and stderr merged into ``stdout``."""
 
-    def run(command: List[str], cwd: str,
+    def run(command: List[str],
+            cwd: str,
+            env: Optional[Dict[str, str]] = None,
             **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(
             command,
             cwd=cwd,
-            env=tool_env,
+            env=tool_env if env is None else env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             **kwargs)
 
     return run
+
+
+@pytest.fixture(scope='session')
+def start_tool(
+        tool_env: Dict[str, str]) -> Callable[..., subprocess.Popen]:
+    """A function starting a command in the tool environment in the
+    background, in a session of its own (so that ``os.killpg`` ends it with
+    its children), with stdout and stderr written to the open file
+    ``log``."""
+
+    def start(command: List[str], cwd: str, log) -> subprocess.Popen:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=tool_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    return start

@@ -2,7 +2,6 @@
 its tables (smoke runs on tiny inputs; no timing is asserted)."""
 import os.path as osp
 import re
-import subprocess
 import sys
 from typing import List
 
@@ -109,36 +108,31 @@ def test_bad_arguments_are_usage_errors(repo_root, run_tool, option, value,
     assert message in result.stdout
 
 
-def test_fused_kernels_on_the_cpu_need_the_interpreter(repo_root, tool_env):
+def test_fused_kernels_on_the_cpu_need_the_interpreter(
+        repo_root, tool_env, run_tool):
     env = {k: v for k, v in tool_env.items() if k != 'TRITON_INTERPRET'}
-    result = subprocess.run(
+    result = run_tool(
         [sys.executable, TOOL, '--device', 'cpu', '--fused', 'auto,true'],
         cwd=repo_root,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
         timeout=600)
     assert result.returncode == 2, result.stdout
     assert 'set TRITON_INTERPRET=1' in result.stdout
 
 
-def test_gpu_table_runs_every_part(repo_root, tool_env):
+def test_gpu_table_runs_every_part(repo_root, tool_env, run_tool):
     """tools/analysis_tools/gpu_table.sh, with a PYTHON that only echoes
     its command lines: the three accuracy checks, the four backbone runs
     and the kernel benchmark, all on CUDA, extra arguments passed to the
     backbone runs."""
     env = dict(tool_env, PYTHON='echo')
-    result = subprocess.run([
+    result = run_tool([
         'bash',
         osp.join('tools', 'analysis_tools', 'gpu_table.sh'), '--warmup', '3'
     ],
-                            cwd=repo_root,
-                            env=env,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                            text=True,
-                            timeout=60)
+                      cwd=repo_root,
+                      env=env,
+                      timeout=60)
     assert result.returncode == 0, result.stdout
     commands = [
         line.split() for line in result.stdout.splitlines()

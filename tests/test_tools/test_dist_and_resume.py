@@ -6,7 +6,6 @@ Both use the Faster R-CNN demo on a tiny shapes set (8 training images).
 import os
 import os.path as osp
 import signal
-import subprocess
 import sys
 import time
 
@@ -40,7 +39,8 @@ def test_dist_train_two_cpu_processes(tmp_path, repo_root, faster_rcnn_demo,
 
 
 def test_killed_training_resumes(tmp_path, repo_root, faster_rcnn_demo,
-                                 tiny_detection_options, tool_env, run_tool):
+                                 tiny_detection_options, start_tool,
+                                 run_tool):
     work_dir = tmp_path / 'work_dir'
     command = [
         sys.executable,
@@ -50,13 +50,7 @@ def test_killed_training_resumes(tmp_path, repo_root, faster_rcnn_demo,
     ]
     pointer = work_dir / 'last_checkpoint'
     with open(tmp_path / 'first_run.log', 'w') as log:
-        process = subprocess.Popen(
-            command,
-            cwd=str(tmp_path),
-            env=tool_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True)
+        process = start_tool(command, str(tmp_path), log)
         deadline = time.time() + 240
         while not pointer.exists() and process.poll() is None \
                 and time.time() < deadline:

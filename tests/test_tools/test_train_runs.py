@@ -9,7 +9,6 @@ import os
 import os.path as osp
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from typing import List
@@ -93,18 +92,13 @@ def test_new_run_over_an_earlier_one(tmp_path, first_run, train_command,
     assert _load(work_dir / 'epoch_1.pth')['meta']['epoch'] == 1
 
 
-def test_two_trainings_at_once(tmp_path, train_command, tool_env, run_tool):
+def test_two_trainings_at_once(tmp_path, train_command, start_tool,
+                               run_tool):
     work_dir = tmp_path / 'work'
     command = train_command(work_dir, 1000)
     lock = work_dir / '.train.lock'
     with open(tmp_path / 'first.log', 'w') as log:
-        first = subprocess.Popen(
-            command,
-            cwd=str(tmp_path),
-            env=tool_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True)
+        first = start_tool(command, str(tmp_path), log)
         try:
             deadline = time.time() + 240
             while first.poll() is None and time.time() < deadline and not (
