@@ -85,6 +85,17 @@ def check_checkpoint_file(path: str) -> None:
         'torch.save starts with a zip or pickle header).')
 
 
+def read_checkpoint(path: str) -> dict:
+    """The contents of a local checkpoint, memory-mapped where the file is
+    in ``torch.save``'s zip format, so that reading its structure (meta,
+    keys, shapes) does not read the tensors."""
+    return torch.load(
+        path,
+        map_location='cpu',
+        weights_only=True,
+        mmap=zipfile.is_zipfile(path))
+
+
 def _checkpoint_iteration(path: str) -> Optional[int]:
     """The training iteration a runner checkpoint was saved at, or ``None``
     if the file is not a readable runner checkpoint."""

@@ -6,12 +6,13 @@ warning. :func:`check_checkpoint_fits` (for a file) and
 :func:`check_state_dict_matches` (for a state dict) turn that into an error
 that names the missing, unexpected and mismatched keys.
 """
-import zipfile
 from typing import Dict, List, Mapping, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
+
+from .checkpoint_files import read_checkpoint
 
 _SHOWN_KEYS = 8
 # how tools/test.py gets past a mismatch
@@ -116,10 +117,6 @@ def check_checkpoint_fits(model: nn.Module,
     """
     if is_model_wrapper(model):
         model = model.module
-    checkpoint = torch.load(
-        filename,
-        map_location='cpu',
-        weights_only=True,
-        mmap=zipfile.is_zipfile(filename))
+    checkpoint = read_checkpoint(filename)
     check_state_dict_matches(model, checkpoint.get('state_dict', checkpoint),
                              filename, fix)

@@ -8,26 +8,14 @@ group that doesn't match the size of optimizer's group"). ``tools/train.py``
 calls :func:`finished_run_message` before building the runner and
 :func:`prepare_resume` after it.
 """
-import zipfile
 from typing import Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from .checkpoint_files import read_checkpoint
 from .checkpoint_match import check_checkpoint_fits
 from .hooks import ResumedConfigHook
-
-
-def _checkpoint_meta(path: str) -> dict:
-    """The ``meta`` entry of a runner checkpoint (the tensors are not
-    read)."""
-    checkpoint = torch.load(
-        path,
-        map_location='cpu',
-        weights_only=True,
-        mmap=zipfile.is_zipfile(path))
-    return checkpoint.get('meta', {})
 
 
 def finished_run_message(cfg: Config, checkpoint: str,
@@ -44,7 +32,7 @@ def finished_run_message(cfg: Config, checkpoint: str,
         str, optional: A message with what to run instead, or ``None`` if
         there is training left.
     """
-    meta = _checkpoint_meta(checkpoint)
+    meta = read_checkpoint(checkpoint).get('meta', {})
     train_cfg = cfg.get('train_cfg') or {}
     for unit, key in (('epoch', 'max_epochs'), ('iter', 'max_iters')):
         if key in train_cfg and unit in meta:
