@@ -401,9 +401,11 @@ class DLALightStep(DLAStep):
             fused kernels of :mod:`mmdla.ops` on the devices where they were
             measured faster than the PyTorch path (none yet, see
             :data:`mmdla.ops.dla_light_step.AUTO_FUSED_DEVICES`) and in
-            PyTorch elsewhere; ``True`` on any device, ``False`` never. Norms other than ``BatchNorm2d``, other dtypes
-            and ``torch.compile`` keep the PyTorch path (see
-            :func:`mmdla.ops.use_fused_step`). Both compute the same step.
+            PyTorch elsewhere; ``True`` on any device, ``False`` never.
+            Norms other than ``BatchNorm2d`` and other dtypes keep the
+            PyTorch path, and so does ``'auto'`` under ``torch.compile``
+            (see :func:`mmdla.ops.use_fused_step`). Both compute the same
+            step.
     """
 
     def __init__(self,
@@ -508,15 +510,15 @@ class DLALightStep(DLAStep):
         C]`` part in fused kernels (:func:`mmdla.ops.dsu_combine`,
         :func:`mmdla.ops.gate_kernels`), instead of PyTorch: for a context
         cell with a ``fused_combine`` (the DSU), per-sample context, fp32
-        parameters, heads of a power-of-2 size, and while no
-        :class:`Recorder` collects the gates."""
+        parameters, heads of a power-of-2 size (they divide ``C``, see
+        :class:`LayerAttention`), and while no :class:`Recorder` collects
+        the gates."""
         attention = self.attentions[index]
         head_dim = attention.head_dim
         return (self.context_cell.fused_combine is not None
                 and not self.legacy_batch0_context
                 and attention.value_kernel.dtype == torch.float32
-                and head_dim & (head_dim - 1) == 0
-                and attention.channels % head_dim == 0 and not recording())
+                and head_dim & (head_dim - 1) == 0 and not recording())
 
     def fused_forward(self,
                       index: int,
