@@ -37,6 +37,9 @@ default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
     random_state=dict(type='mmdla.RandomStateHook'))
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = 'mmdla.SafeLoadRunner'
 
 # persistent_workers set explicitly (num_workers is 5), so that MMPretrain's
 # tools/train.py, which fills it in where unset, and ours build the same

@@ -29,3 +29,6 @@ default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
     random_state=dict(type='mmdla.RandomStateHook'))
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = 'mmdla.SafeLoadRunner'

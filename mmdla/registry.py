@@ -1,20 +1,23 @@
 """Registries of mmdla.
 
-``MODELS``, ``HOOKS`` and ``VISUALIZERS`` are children of MMEngine's root
-registries with the scope ``mmdla``. Their modules are imported lazily (from
-``mmdla.models``, ``mmdla.engine`` and
+``MODELS``, ``HOOKS``, ``RUNNERS`` and ``VISUALIZERS`` are children of
+MMEngine's root registries with the scope ``mmdla``. Their modules are
+imported lazily (from ``mmdla.models``, ``mmdla.engine`` and
 ``mmdla.visualization.scaled_det_visualizer``, which needs MMDetection), so a
 config of any OpenMMLab codebase (mmdet, mmpretrain, ...) can build an mmdla
-model, hook or visualizer by its scoped name, without ``custom_imports``::
+model, hook, runner or visualizer by its scoped name, without
+``custom_imports``::
 
     backbone=dict(type='mmdla.ResNetDLA', depth=50)
     default_hooks=dict(checkpoint=dict(type='mmdla.AtomicCheckpointHook'))
+    runner_type = 'mmdla.SafeLoadRunner'
     visualizer=dict(type='mmdla.ScaledDetLocalVisualizer', scale=3)
 
 When the default scope is ``mmdla`` itself, the plain names work.
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
@@ -22,6 +25,11 @@ MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='mmdla', locations=['mmdla.models'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope='mmdla', locations=['mmdla.engine'])
+RUNNERS = Registry(
+    'runner',
+    parent=MMENGINE_RUNNERS,
+    scope='mmdla',
+    locations=['mmdla.engine'])
 VISUALIZERS = Registry(
     'visualizer',
     parent=MMENGINE_VISUALIZERS,

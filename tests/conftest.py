@@ -1,16 +1,22 @@
 """Fixtures shared by the tests: the repository, the demo configs, a tiny
-shapes dataset and the environment of tool subprocesses."""
+shapes dataset, the environment of tool subprocesses and crafted checkpoint
+contents."""
+import copyreg
 import functools
 import os
 import os.path as osp
+import pickle
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+import types
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torchvision
+from mmengine.logging import HistoryBuffer
 
 from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
 
@@ -179,3 +185,77 @@ def start_tool(
             start_new_session=True)
 
     return start
+
+
+class Reduced:
+    """Pickles as ``func(*args)``; callable, as ``pickle`` wants the
+    function of a reduction to be."""
+
+    def __init__(self, func: Any, args: Tuple) -> None:
+        self.func, self.args = func, args
+
+    def __call__(self, *args) -> None:
+        raise AssertionError('only pickled')
+
+    def __reduce__(self) -> Tuple[Any, Tuple]:
+        return self.func, self.args
+
+
+class _PlantingPickler(pickle.Pickler):
+    """Pickles the buffers of :func:`planted_buffer` as MMEngine pickles a
+    ``HistoryBuffer`` (``NEWOBJ`` of the class, then ``BUILD``), with their
+    planted state."""
+
+    planted: Dict[int, Tuple[HistoryBuffer, Any]] = {}
+
+    def reducer_override(self, obj: Any) -> Any:
+        entry = self.planted.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            return NotImplemented
+        return copyreg.__newobj__, (HistoryBuffer, ), entry[1]
+
+
+_planting_pickle = types.SimpleNamespace(
+    __name__='planting_pickle', Pickler=_PlantingPickler)
+
+
+def planted_buffer(state: Any) -> HistoryBuffer:
+    """A ``HistoryBuffer`` that pickles with the state ``state``."""
+    buffer = HistoryBuffer.__new__(HistoryBuffer)
+    _PlantingPickler.planted[id(buffer)] = (buffer, state)
+    return buffer
+
+
+def planted_exec(code: str) -> HistoryBuffer:
+    """A ``HistoryBuffer`` whose ``copy.deepcopy`` runs ``exec(code)``: its
+    instance ``__reduce_ex__`` is ``{4: (exec, (code,))}.get``, with
+    ``exec`` reached through ``getattr`` alone. Unpickling calls nothing
+    but ``getattr``; MMEngine's deep copy of the loaded hub does the rest."""
+    builtins_module = Reduced(getattr, (getattr, '__self__'))
+    exec_function = Reduced(getattr, (builtins_module, 'exec'))
+    reduce_ex = Reduced(getattr, ({4: (exec_function, (code, ))}, 'get'))
+    return planted_buffer(
+        dict(
+            max_length=10,
+            _log_history=np.array([1.0]),
+            _count_history=np.array([1]),
+            __reduce_ex__=reduce_ex))
+
+
+def _save_crafted(obj: Any, file: Union[str, IO[bytes]]) -> None:
+    """``torch.save`` of ``obj``, planted buffers included."""
+    torch.save(obj, file, pickle_module=_planting_pickle)
+
+
+@pytest.fixture(scope='session')
+def crafted() -> types.SimpleNamespace:
+    """Makers of crafted checkpoint contents, as an attacker writes them:
+    ``reduced(func, args)`` (pickles as ``func(*args)``),
+    ``buffer(state)`` (a ``HistoryBuffer`` pickled with ``state``),
+    ``exec_buffer(code)`` (a buffer whose deep copy runs ``code``) and
+    ``save(obj, file)`` (``torch.save`` that writes them)."""
+    return types.SimpleNamespace(
+        reduced=Reduced,
+        buffer=planted_buffer,
+        exec_buffer=planted_exec,
+        save=_save_crafted)

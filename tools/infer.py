@@ -22,7 +22,6 @@ from typing import List
 
 from mmengine.logging import print_log
 
-import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import (build_inferencer, classify_images, detect_images,
                         expand_images, load_config, split_readable, task_of)
 from mmdla.engine.cli import add_cfg_options_arg

@@ -20,11 +20,11 @@ import os.path as osp
 
 from mmengine.config import Config
 
-import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.engine import (check_checkpoint_file, check_checkpoint_fits,
                           exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
+from mmdla.utils import runner_checkpoint_loading
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -128,7 +128,8 @@ def main() -> None:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
 
-    runner.test()
+    with runner_checkpoint_loading():
+        runner.test()
     exit_distributed_run()
 
 

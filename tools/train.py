@@ -33,7 +33,6 @@ import argparse
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading for resume)
 from mmdla.engine import (check_checkpoint_file, find_resume_checkpoint,
                           exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
@@ -41,6 +40,7 @@ from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
 from mmdla.engine.distributed import launcher_rank
 from mmdla.engine.resume import finished_run_message, prepare_resume
 from mmdla.engine.work_dir import claim_work_dir
+from mmdla.utils import runner_checkpoint_loading
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -148,7 +148,8 @@ def main() -> None:
     runner = build_runner(cfg)
     if resuming:
         prepare_resume(runner, cfg.load_from)
-    runner.train()
+    with runner_checkpoint_loading():
+        runner.train()
     if lock is not None:
         lock.close()
     exit_distributed_run()

@@ -75,3 +75,6 @@ default_hooks = dict(
     # paint predictions on 4x enlarged images, so that the labels are legible
     visualization=dict(resize=128))
 randomness = dict(seed=0)
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = 'mmdla.SafeLoadRunner'

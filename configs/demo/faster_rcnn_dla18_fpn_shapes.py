@@ -102,6 +102,9 @@ default_hooks = dict(
     random_state=dict(type='mmdla.RandomStateHook'))
 log_processor = dict(window_size=25)
 randomness = dict(seed=0)
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = 'mmdla.SafeLoadRunner'
 # pictures of the predictions (tools/test.py --show-dir, tools/infer.py
 # --out-dir) drawn on the images enlarged 3 times, 384 x 384: drawn at 128 x
 # 128, the labels of neighbouring shapes cover each other

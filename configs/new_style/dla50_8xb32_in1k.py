@@ -23,7 +23,7 @@ from mmpretrain.visualization import UniversalVisualizer
 from torch.optim import SGD
 
 from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
-                          RandomStateHook)
+                          RandomStateHook, SafeLoadRunner)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmpretrain'
@@ -127,6 +127,9 @@ default_hooks = dict(
     random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=VisualizationHook, enable=False))
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = SafeLoadRunner
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

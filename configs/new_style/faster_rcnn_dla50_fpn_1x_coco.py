@@ -36,7 +36,7 @@ from mmengine.visualization import LocalVisBackend
 from torch.optim import SGD
 
 from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
-                          RandomStateHook)
+                          RandomStateHook, SafeLoadRunner)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmdet'
@@ -244,6 +244,9 @@ default_hooks = dict(
     random_state=dict(type=RandomStateHook),
     sampler_seed=dict(type=DistSamplerSeedHook),
     visualization=dict(type=DetVisualizationHook))
+# loads checkpoints (resume, load_from) without letting them run code, also
+# under MMDetection's and MMPretrain's tools
+runner_type = SafeLoadRunner
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -14,6 +14,7 @@ import numpy as np
 from mmengine.config import Config
 
 from mmdla.analysis import find_images, load_config
+from mmdla.utils import runner_checkpoint_loading
 
 #: Task of the configs of each supported default scope.
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection'}
@@ -42,12 +43,14 @@ def build_inferencer(cfg: Config,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'checkpoint file {checkpoint!r} does not exist.')
-    if task_of(cfg) == 'classification':
-        from mmpretrain.apis import ImageClassificationInferencer
-        return ImageClassificationInferencer(
-            cfg, pretrained=checkpoint, device=device)
-    from mmdet.apis import DetInferencer
-    return DetInferencer(cfg, weights=checkpoint, device=device, scope='mmdet')
+    with runner_checkpoint_loading():
+        if task_of(cfg) == 'classification':
+            from mmpretrain.apis import ImageClassificationInferencer
+            return ImageClassificationInferencer(
+                cfg, pretrained=checkpoint, device=device)
+        from mmdet.apis import DetInferencer
+        return DetInferencer(
+            cfg, weights=checkpoint, device=device, scope='mmdet')
 
 
 def expand_images(paths: Sequence[str]) -> List[str]:

@@ -25,6 +25,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmdla.apis import task_of
+from mmdla.utils import runner_checkpoint_loading
 
 #: Name of the graph's input, the normalised image tensor.
 INPUT_NAME = 'input'
@@ -103,10 +104,12 @@ def build_export_module(
                 'and their post-processing are the business of MMDeploy); '
                 'pass --backbone-only.')
         from mmdet.apis import init_detector
-        model = init_detector(cfg, checkpoint, device='cpu')
+        with runner_checkpoint_loading():
+            model = init_detector(cfg, checkpoint, device='cpu')
     else:
         from mmpretrain.apis import get_model
-        model = get_model(cfg, pretrained=checkpoint, device='cpu')
+        with runner_checkpoint_loading():
+            model = get_model(cfg, pretrained=checkpoint, device='cpu')
     if not backbone_only:
         return ClassScores(model).eval(), [SCORES_NAME]
     out_indices = getattr(model.backbone, 'out_indices', None)

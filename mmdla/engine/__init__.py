@@ -14,10 +14,12 @@ from .distributed import (exit_distributed_run, setup_distributed,
 from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
                     RandomStateHook, atomic_write_text, capture_random_states,
                     restore_random_states)
+from .safe_load_runner import SafeLoadRunner
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
     'FiniteLossHook', 'NonFiniteLossError', 'RandomStateHook',
+    'SafeLoadRunner',
     'atomic_write_text', 'capture_random_states', 'check_checkpoint_file',
     'check_checkpoint_fits', 'check_state_dict_matches', 'compare_state_dicts',
     'exit_distributed_run', 'find_resume_checkpoint', 'restore_random_states',

@@ -17,6 +17,8 @@ from typing import List, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 
+from mmdla.utils.checkpoint_allowlist import runner_checkpoint_loading
+
 # torch.save writes a zip archive; before torch 1.6 it wrote a pickle stream
 _ZIP_MAGIC = b'PK\x03\x04'
 _PICKLE_PROTOCOL_2 = b'\x80\x02'
@@ -88,12 +90,15 @@ def check_checkpoint_file(path: str) -> None:
 def read_checkpoint(path: str) -> dict:
     """The contents of a local checkpoint, memory-mapped where the file is
     in ``torch.save``'s zip format, so that reading its structure (meta,
-    keys, shapes) does not read the tensors."""
-    return torch.load(
-        path,
-        map_location='cpu',
-        weights_only=True,
-        mmap=zipfile.is_zipfile(path))
+    keys, shapes) does not read the tensors. Loaded weights-only, with the
+    allowlist of :func:`~mmdla.utils.runner_checkpoint_loading`: the file
+    runs no code."""
+    with runner_checkpoint_loading():
+        return torch.load(
+            path,
+            map_location='cpu',
+            weights_only=True,
+            mmap=zipfile.is_zipfile(path))
 
 
 def _checkpoint_iteration(path: str) -> Optional[int]:
@@ -101,10 +106,7 @@ def _checkpoint_iteration(path: str) -> Optional[int]:
     if the file is not a readable runner checkpoint."""
     try:
         check_checkpoint_file(path)
-        # mmap reads the pickled structure only, not the tensors
-        checkpoint = torch.load(
-            path, map_location='cpu', weights_only=True, mmap=True)
-        return int(checkpoint['meta']['iter'])
+        return int(read_checkpoint(path)['meta']['iter'])
     except Exception as error:  # any unreadable file is skipped, with why
         print_log(
             f'Not resuming from {path}: {error}',

@@ -115,11 +115,11 @@ def probe_stack() -> StackInfo:
 
     try:
         import mmdla
-        from .compat import runner_checkpoint_globals_registered
+        from .checkpoint_allowlist import runner_checkpoints_load
     except ImportError:
         return info
     info.mmdla = mmdla.__version__
-    info.resume_fix = runner_checkpoint_globals_registered()
+    info.resume_fix = runner_checkpoints_load()
     return info
 
 
@@ -255,8 +255,8 @@ def _check_mmengine(info: StackInfo) -> List[Incompatibility]:
                 f'weights_only=True and MMEngine {info.mmengine} does not '
                 'allow its own classes, so resuming a run fails with '
                 '"Weights only load failed ... HistoryBuffer".',
-                'import mmdla before building the runner (our tools do) or '
-                "add custom_imports=dict(imports=['mmdla']) to the config"))
+                "load within mmdla.utils.runner_checkpoint_loading() (our "
+                'tools do)'))
     return problems
 
 

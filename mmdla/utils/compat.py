@@ -1,130 +1,33 @@
-"""Fixes that keep the OpenMMLab 2.x stack working on recent PyTorch.
+"""A fix that keeps the OpenMMLab 2.x stack working with mmdla's configs.
 
-Both fixes are applied by :func:`apply_compat_patches`, which runs on
-``import mmdla``; our tools import mmdla first, and a config that lists
-``custom_imports=dict(imports=['mmdla'])`` imports it before the runner is
-built, so training, testing and resuming all get them.
+:func:`apply_compat_patches` runs on ``import mmdla``; our tools import mmdla
+first, and a config that lists ``custom_imports=dict(imports=['mmdla'])``
+imports it before the runner is built.
 
-1. **Resuming runner checkpoints on torch >= 2.6.** Since PyTorch 2.6,
-   ``torch.load`` defaults to ``weights_only=True``: it unpickles only tensors,
-   containers and an allowlist of classes. MMEngine 0.10.7 calls ``torch.load``
-   without ``weights_only``, so ``resume=True`` fails with ``Weights only load
-   failed ... HistoryBuffer``: besides weights, a runner checkpoint stores the
-   message hub, whose :class:`~mmengine.logging.HistoryBuffer` objects hold
-   numpy arrays and scalars and the buffer's own bound statistics methods.
+(Loading runner checkpoints on torch >= 2.6 is not patched globally: see
+:mod:`mmdla.utils.checkpoint_allowlist`, which scopes its allowlist to the
+loads of mmdla's tools.)
 
-   Instead of turning safe loading off (``weights_only=False`` would let any
-   checkpoint run arbitrary code), we add exactly these globals to PyTorch's
-   allowlist with :func:`torch.serialization.add_safe_globals`:
-
-   - ``mmengine.logging.HistoryBuffer``;
-   - ``numpy.ndarray``, ``numpy.dtype`` with the class of each dtype
-     (``numpy.dtypes.Float64DType``, ...) and numpy's ``_reconstruct`` and
-     ``scalar`` helpers, under their numpy 1 (``numpy.core``) and numpy 2
-     (``numpy._core``) paths, so a checkpoint written with either loads;
-   - ``builtins.getattr``, with which pickle restores the bound methods kept
-     in ``HistoryBuffer._statistics_methods``. The weights-only unpickler
-     still calls nothing outside the allowlist, so this only allows reading
-     attributes of objects the checkpoint is already allowed to build.
-
-   Loading stays weights-only for every other global, so a crafted file still
-   cannot execute code.
-
-2. **``read_base()`` imports of ``mmdla.configs`` from an editable install.**
-   ``setup.py`` maps the top-level ``configs/`` folder to the package
-   ``mmdla.configs``. MMEngine resolves ``with read_base(): from
-   mmdla.configs.<name> import *`` on the file system as
-   ``<installed path of mmdla>/configs/<name>.py`` and finds that path through
-   the distribution's location, which for an editable install (``pip install
-   -e .``) is ``site-packages`` and holds no ``mmdla`` folder. We let
-   MMEngine's config parser use :func:`mmdla_config_root` for ``mmdla``: the
-   installed package folder when it ships ``configs/`` (a wheel), otherwise
-   the checkout whose ``configs/`` folder the package maps. Only the lookup of
-   ``mmengine.config.config`` is replaced; other packages resolve as before.
-   A config using ``read_base()`` must therefore be loaded after ``import
-   mmdla`` (as ``tools/train.py`` does).
+The fix: ``read_base()`` imports of ``mmdla.configs`` from an editable
+install. ``setup.py`` maps the top-level ``configs/`` folder to the package
+``mmdla.configs``. MMEngine resolves ``with read_base(): from
+mmdla.configs.<name> import *`` on the file system as ``<installed path of
+mmdla>/configs/<name>.py`` and finds that path through the distribution's
+location, which for an editable install (``pip install -e .``) is
+``site-packages`` and holds no ``mmdla`` folder. We let MMEngine's config
+parser use :func:`mmdla_config_root` for ``mmdla``: the installed package
+folder when it ships ``configs/`` (a wheel), otherwise the checkout whose
+``configs/`` folder the package maps. Only the lookup of
+``mmengine.config.config`` is replaced; other packages resolve as before. A
+config using ``read_base()`` must therefore be loaded after ``import mmdla``
+(as ``tools/train.py`` does).
 """
-import builtins
 import functools
 import importlib
 import os.path as osp
-from typing import Any, Callable, List, Optional, Tuple, Union
-
-import numpy as np
-import torch
-from mmengine.logging import HistoryBuffer
-
-SafeGlobal = Union[Callable, Tuple[Callable, str]]
+from typing import Callable, Optional
 
 _PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _numpy_multiarray() -> Any:
-    """Return numpy's ``multiarray`` module without deprecation warnings."""
-    try:
-        return importlib.import_module('numpy._core.multiarray')
-    except ImportError:  # numpy < 1.26 has no ``numpy._core``
-        return importlib.import_module('numpy.core.multiarray')
-
-
-def _numpy_dtype_classes() -> List[type]:
-    """Return the classes of numpy's dtypes (``numpy.dtypes.Float64DType``...).
-
-    Unpickling a dtype sets its state, which weights-only loading allows only
-    for allowlisted types; since numpy 1.25 every dtype has its own class.
-    """
-    classes = []
-    for code in np.typecodes['All']:
-        try:
-            dtype_class = type(np.dtype(code))
-        except TypeError:  # a code this numpy release does not know
-            continue
-        if dtype_class not in classes:
-            classes.append(dtype_class)
-    return classes
-
-
-def runner_checkpoint_globals() -> List[SafeGlobal]:
-    """List the non-tensor globals that MMEngine runner checkpoints contain.
-
-    Returns:
-        list: Classes and functions, some paired with the dotted path under
-        which older or newer numpy releases pickle them, in the format of
-        :func:`torch.serialization.add_safe_globals`.
-    """
-    multiarray = _numpy_multiarray()
-    safe_globals: List[SafeGlobal] = [
-        HistoryBuffer, np.ndarray, np.dtype, builtins.getattr
-    ]
-    safe_globals.extend(_numpy_dtype_classes())
-    for name in ('_reconstruct', 'scalar'):
-        helper = getattr(multiarray, name)
-        for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-            safe_globals.append((helper, f'{module}.{name}'))
-    return safe_globals
-
-
-def register_runner_checkpoint_globals() -> bool:
-    """Allow ``weights_only`` loading of MMEngine runner checkpoints.
-
-    Returns:
-        bool: Whether the globals were registered; ``False`` on torch < 2.4,
-        which has no allowlist (and loads without ``weights_only`` anyway).
-    """
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is None:
-        return False
-    add_safe_globals(runner_checkpoint_globals())
-    return True
-
-
-def runner_checkpoint_globals_registered() -> bool:
-    """Whether torch's ``weights_only`` allowlist holds MMEngine's globals."""
-    get_safe_globals = getattr(torch.serialization, 'get_safe_globals', None)
-    if get_safe_globals is None:
-        return False
-    return all(entry in get_safe_globals()
-               for entry in runner_checkpoint_globals())
 
 
 def mmdla_config_root() -> Optional[str]:
@@ -173,6 +76,5 @@ def config_base_lookup_patched() -> bool:
 
 
 def apply_compat_patches() -> None:
-    """Apply every fix of this module; safe to call more than once."""
-    register_runner_checkpoint_globals()
+    """Apply the fix of this module; safe to call more than once."""
     patch_config_base_lookup()

@@ -12,6 +12,8 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
+from mmdla.engine import SafeLoadRunner
+
 _RUN_NAMES = itertools.count()
 
 
@@ -60,7 +62,7 @@ def _build_toy_runner(work_dir: str,
     options) and ``hooks`` as further default hooks."""
     checkpoint_hook = dict(type='mmdla.AtomicCheckpointHook', interval=1)
     checkpoint_hook.update(checkpoint or {})
-    return Runner(
+    return SafeLoadRunner(
         model=ToyModel(),
         work_dir=work_dir,
         experiment_name=f'toy_{next(_RUN_NAMES)}',

@@ -1,8 +1,9 @@
-"""The fixes of ``mmdla.utils.compat``: resuming runner checkpoints on torch
->= 2.6 and ``read_base()`` imports of ``mmdla.configs``.
+"""Resuming runner checkpoints on torch >= 2.6 within
+``runner_checkpoint_loading`` and the fix of ``mmdla.utils.compat``:
+``read_base()`` imports of ``mmdla.configs``.
 
-Without the fix, the resumed runner fails in ``torch.load`` with "Weights only
-load failed ... HistoryBuffer".
+Outside ``runner_checkpoint_loading``, the resumed runner fails in
+``torch.load`` with "Weights only load failed ... HistoryBuffer".
 """
 import pickle
 from pathlib import Path
@@ -18,9 +19,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import mmdla  # noqa: F401  (importing mmdla applies the fixes)
 from mmdla.utils import (compat, config_base_lookup_patched, mmdla_config_root,
-                         runner_checkpoint_globals_registered)
+                         runner_checkpoint_loading)
 
 
 class TinyRegressor(BaseModel):
@@ -83,8 +83,7 @@ def build_runner(work_dir: Path, max_iters: int, resume: bool,
         default_scope='mmengine')
 
 
-def test_compat_patches_are_active() -> None:
-    assert runner_checkpoint_globals_registered()
+def test_config_base_lookup_is_patched() -> None:
     assert config_base_lookup_patched()
 
 
@@ -98,19 +97,23 @@ def test_resume_continues_from_saved_iteration(tmp_path: Path) -> None:
     weights = {k: v.clone() for k, v in first.model.state_dict().items()}
 
     # The runner checkpoint carries the message hub, whose HistoryBuffers
-    # are what torch >= 2.6 refuses without the fix.
-    saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    # torch >= 2.6 refuses outside runner_checkpoint_loading.
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(checkpoint, map_location='cpu', weights_only=True)
+    with runner_checkpoint_loading():
+        saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
     buffer = saved['message_hub']['log_scalars']['train/loss']
     assert isinstance(buffer, HistoryBuffer)
     assert saved['meta']['iter'] == 2
 
     second_recorder = IterationRecorder()
     second = build_runner(tmp_path, 4, resume=True, recorder=second_recorder)
-    second.load_or_resume()
-    assert second.iter == 2
-    for name, value in second.model.state_dict().items():
-        torch.testing.assert_close(value, weights[name])
-    second.train()
+    with runner_checkpoint_loading():
+        second.load_or_resume()
+        assert second.iter == 2
+        for name, value in second.model.state_dict().items():
+            torch.testing.assert_close(value, weights[name])
+        second.train()
 
     # Training went on from iteration 2 instead of starting over, and the
     # loss history restored from the checkpoint was extended.
@@ -128,8 +131,9 @@ class NotAllowlisted:
 def test_other_globals_stay_refused(tmp_path: Path) -> None:
     path = tmp_path / 'untrusted.pth'
     torch.save({'payload': NotAllowlisted()}, path)
-    with pytest.raises(pickle.UnpicklingError, match='NotAllowlisted'):
-        torch.load(path, weights_only=True)
+    with runner_checkpoint_loading():
+        with pytest.raises(pickle.UnpicklingError, match='NotAllowlisted'):
+            torch.load(path, weights_only=True)
 
 
 def test_mmdla_config_root_holds_the_configs() -> None:

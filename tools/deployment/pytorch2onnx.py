@@ -23,7 +23,6 @@ after a dynamic export); the tool fails if a relative error
 """
 import argparse
 
-import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.apis import load_config
 from mmdla.deployment import build_export_module, export_onnx, onnx_errors
 from mmdla.deployment.onnx_export import DEFAULT_TOLERANCE

@@ -22,12 +22,12 @@ from typing import List, Optional
 import torch
 from mmengine.runner import load_checkpoint
 
-import mmdla  # noqa: F401  (patches torch>=2.6 checkpoint loading)
 from mmdla.analysis import (build_model, find_images, format_summary,
                             layer_attention_stats, load_config,
                             preprocessed_batches)
 from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
 from mmdla.engine.cli import add_cfg_options_arg, check_positive
+from mmdla.utils import runner_checkpoint_loading
 from mmdla.visualization import layer_attention_figure
 
 
@@ -70,7 +70,8 @@ def main() -> None:
     model = build_model(cfg)
     check_checkpoint_file(args.checkpoint)
     check_checkpoint_fits(model, args.checkpoint)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    with runner_checkpoint_loading():
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.to(torch.device(args.device)).eval()
     stats = layer_attention_stats(
         model.backbone, preprocessed_batches(cfg, model, paths,

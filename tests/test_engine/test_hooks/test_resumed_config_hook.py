@@ -5,6 +5,7 @@ from mmengine.config import Config
 from mmengine.optim import MultiStepLR, OptimWrapper
 from mmengine.runner import Runner
 
+from mmdla.engine import SafeLoadRunner
 from mmdla.engine.hooks import apply_optimizer_settings
 
 
@@ -60,7 +61,7 @@ def _toy_run(toy_classes: tuple, work_dir: str, lr: float, max_epochs: int,
     settings = dict(
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs))
-    return Runner(
+    return SafeLoadRunner(
         model=model_class(),
         work_dir=work_dir,
         train_dataloader=dict(
