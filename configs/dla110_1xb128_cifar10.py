@@ -25,7 +25,13 @@ train_dataloader = dict(batch_size=128, persistent_workers=True)
 val_dataloader = dict(batch_size=128, persistent_workers=True)
 test_dataloader = val_dataloader
 
-train_cfg = dict(max_epochs=180)
+# on SIGTERM/SIGUSR1: save the iteration, exit 75; --resume goes on mid-epoch
+# (MMPretrain's base selects its loop with by_epoch=True, which excludes type)
+train_cfg = dict(
+    _delete_=True,
+    type='mmdla.PreemptibleEpochBasedTrainLoop',
+    max_epochs=180,
+    val_interval=1)
 
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
@@ -34,3 +40,5 @@ default_hooks = dict(
 # loads checkpoints (resume, load_from) without letting them run code, also
 # under MMDetection's and MMPretrain's tools
 runner_type = 'mmdla.SafeLoadRunner'
+# a stuck rank ends the run after 15 minutes (torch's default: 30)
+env_cfg = dict(dist_cfg=dict(timeout=900))

@@ -33,6 +33,13 @@ param_scheduler = [
         gamma=0.1),
 ]
 
+# on SIGTERM/SIGUSR1: save the iteration, exit 75; --resume goes on mid-epoch
+# (MMPretrain's base selects its loop with by_epoch=True, which excludes type)
+train_cfg = dict(
+    _delete_=True,
+    type='mmdla.PreemptibleEpochBasedTrainLoop',
+    max_epochs=100,
+    val_interval=1)
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
@@ -40,6 +47,8 @@ default_hooks = dict(
 # loads checkpoints (resume, load_from) without letting them run code, also
 # under MMDetection's and MMPretrain's tools
 runner_type = 'mmdla.SafeLoadRunner'
+# a stuck rank ends the run after 15 minutes (torch's default: 30)
+env_cfg = dict(dist_cfg=dict(timeout=900))
 
 # persistent_workers set explicitly (num_workers is 5), so that MMPretrain's
 # tools/train.py, which fills it in where unset, and ours build the same

@@ -25,6 +25,8 @@ model = dict(
         init_cfg=dict(type='Pretrained',
                       checkpoint='torchvision://resnet50')))
 
+# on SIGTERM/SIGUSR1: save the iteration, exit 75; --resume goes on mid-epoch
+train_cfg = dict(type='mmdla.PreemptibleEpochBasedTrainLoop')
 default_hooks = dict(
     checkpoint=dict(type='mmdla.AtomicCheckpointHook'),
     finite_loss=dict(type='mmdla.FiniteLossHook'),
@@ -32,3 +34,5 @@ default_hooks = dict(
 # loads checkpoints (resume, load_from) without letting them run code, also
 # under MMDetection's and MMPretrain's tools
 runner_type = 'mmdla.SafeLoadRunner'
+# a stuck rank ends the run after 15 minutes (torch's default: 30)
+env_cfg = dict(dist_cfg=dict(timeout=900))

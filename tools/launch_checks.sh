@@ -15,6 +15,12 @@ require_count() {
         usage_error "$1 must be a positive number of processes, got '$2'"
 }
 
+# require_count_or_zero NAME VALUE: VALUE must be 0 or a positive integer.
+require_count_or_zero() {
+    [[ "$2" =~ ^(0|[1-9][0-9]*)$ ]] || \
+        usage_error "$1 must be 0 or a positive number, got '$2'"
+}
+
 # require_torch: the interpreter in $PYTHON must import torch, i.e. be the
 # environment mmdla was installed into.
 require_torch() {

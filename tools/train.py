@@ -23,22 +23,31 @@ from the latest valid ``epoch_N.pth``/``iter_N.pth`` of the work dir; it
 never trains from scratch over checkpoints. A resumed run logs how the
 config differs from the checkpoint's and trains with the optimizer settings
 of the config (``mmdla.ResumedConfigHook``); a run that is already complete
-says so and exits. Without ``--resume``, a work dir that holds checkpoints is
-refused unless ``--new-run`` is given; one training at a time holds a work
-dir. When no GPU is present a distributed launch uses the gloo backend on
-the CPU; ``--dist-backend`` forces a backend.
+says so and exits. A job that torchrun (``MAX_RESTARTS`` of
+``tools/dist_train.sh``) or Slurm (a requeue) restarted resumes as if
+``--resume`` was given. Without ``--resume``, a work dir that holds
+checkpoints is refused unless ``--new-run`` is given; one training at a time
+holds a work dir. On SIGTERM or SIGUSR1, a run whose config trains with
+``mmdla.PreemptibleEpochBasedTrainLoop`` saves the iteration it is at and
+exits with status 75; ``--resume`` continues it mid-epoch. When no GPU is
+present a distributed launch uses the gloo backend on the CPU;
+``--dist-backend`` forces a backend.
 """
 import argparse
+import sys
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+from torch.distributed.elastic.multiprocessing.errors import record
 
-from mmdla.engine import (check_checkpoint_file, find_resume_checkpoint,
-                          exit_distributed_run, setup_distributed)
+from mmdla.engine import (EXIT_STOPPED, TrainingStopped, check_checkpoint_file,
+                          exit_distributed_run, find_resume_checkpoint,
+                          setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
 from mmdla.engine.distributed import launcher_rank
-from mmdla.engine.resume import finished_run_message, prepare_resume
+from mmdla.engine.resume import (finished_run_message, prepare_resume,
+                                 restart_count, resume_after_restart)
 from mmdla.engine.work_dir import claim_work_dir
 from mmdla.utils import runner_checkpoint_loading
 from mmdla.utils.data_check import check_data_roots
@@ -113,6 +122,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.auto_scale_lr.enable = True
 
     # resume: an explicit checkpoint, or the latest one of the work dir
+    # (asked for, or a job its launcher restarted)
     if args.resume == 'auto':
         cfg.load_from = find_resume_checkpoint(cfg.work_dir)
         # no checkpoint at all in the work dir: a new run
@@ -125,8 +135,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+# under torchrun, the exception that ends a process (e.g. an image it cannot
+# read) is the root cause of the failure that torchrun reports, instead of
+# the lost connections of the other processes
+@record
 def main() -> None:
     args = parse_args()
+    if restart_count() > 0:
+        print_log(
+            f'Restart {restart_count()} of this job: resuming from the '
+            'latest checkpoint of the work dir.',
+            logger='current')
+        args.resume, args.new_run = resume_after_restart(args.resume), False
     cfg = merge_args(Config.fromfile(args.config), args)
     resuming = bool(cfg.get('resume') and cfg.get('load_from'))
     if resuming and '://' not in cfg.load_from:
@@ -140,16 +160,21 @@ def main() -> None:
         cfg, ['train_dataloader', 'val_dataloader'],
         check_images=args.check_images)
     # the work dir is this run's while the lock file is open
-    lock = claim_work_dir(cfg.work_dir, bool(cfg.get('resume')),
-                          args.new_run, launcher_rank(args.launcher))
+    lock = claim_work_dir(cfg.work_dir, bool(cfg.get('resume')), args.new_run,
+                          launcher_rank(args.launcher))
 
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     runner = build_runner(cfg)
     if resuming:
         prepare_resume(runner, cfg.load_from)
-    with runner_checkpoint_loading():
-        runner.train()
+    try:
+        with runner_checkpoint_loading():
+            runner.train()
+    except TrainingStopped:
+        # the loop logged the checkpoint and how to continue
+        exit_distributed_run(EXIT_STOPPED)
+        sys.exit(EXIT_STOPPED)
     if lock is not None:
         lock.close()
     exit_distributed_run()

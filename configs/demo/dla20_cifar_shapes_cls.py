@@ -63,7 +63,13 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=0.002, weight_decay=0.01))
 param_scheduler = dict(milestones=[15, 18])
-train_cfg = dict(max_epochs=20, val_interval=2)
+# on SIGTERM/SIGUSR1: save the iteration, exit 75; --resume goes on mid-epoch
+# (MMPretrain's base selects its loop with by_epoch=True, which excludes type)
+train_cfg = dict(
+    _delete_=True,
+    type='mmdla.PreemptibleEpochBasedTrainLoop',
+    max_epochs=20,
+    val_interval=2)
 auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(
@@ -78,3 +84,5 @@ randomness = dict(seed=0)
 # loads checkpoints (resume, load_from) without letting them run code, also
 # under MMDetection's and MMPretrain's tools
 runner_type = 'mmdla.SafeLoadRunner'
+# a stuck rank ends the run after 15 minutes (torch's default: 30)
+env_cfg = dict(dist_cfg=dict(timeout=900))

@@ -79,7 +79,9 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-train_cfg = dict(max_epochs=12, val_interval=2)
+# on SIGTERM/SIGUSR1: save the iteration, exit 75; --resume goes on mid-epoch
+train_cfg = dict(
+    type='mmdla.PreemptibleEpochBasedTrainLoop', max_epochs=12, val_interval=2)
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=100),
@@ -105,6 +107,8 @@ randomness = dict(seed=0)
 # loads checkpoints (resume, load_from) without letting them run code, also
 # under MMDetection's and MMPretrain's tools
 runner_type = 'mmdla.SafeLoadRunner'
+# a stuck rank ends the run after 15 minutes (torch's default: 30)
+env_cfg = dict(dist_cfg=dict(timeout=900))
 # pictures of the predictions (tools/test.py --show-dir, tools/infer.py
 # --out-dir) drawn on the images enlarged 3 times, 384 x 384: drawn at 128 x
 # 128, the labels of neighbouring shapes cover each other

@@ -23,7 +23,8 @@ from mmpretrain.visualization import UniversalVisualizer
 from torch.optim import SGD
 
 from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
-                          RandomStateHook, SafeLoadRunner)
+                          PreemptibleEpochBasedTrainLoop, RandomStateHook,
+                          SafeLoadRunner)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmpretrain'
@@ -112,7 +113,8 @@ param_scheduler = [
         milestones=[30, 60, 90],
         gamma=0.1),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
+train_cfg = dict(
+    type=PreemptibleEpochBasedTrainLoop, max_epochs=100, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=256)
@@ -133,7 +135,7 @@ runner_type = SafeLoadRunner
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    dist_cfg=dict(backend='nccl', timeout=900))
 vis_backends = [dict(type=LocalVisBackend)]
 visualizer = dict(type=UniversalVisualizer, vis_backends=vis_backends)
 log_level = 'INFO'

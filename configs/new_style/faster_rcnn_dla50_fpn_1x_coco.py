@@ -30,13 +30,13 @@ from mmengine.dataset import DefaultSampler
 from mmengine.hooks import (DistSamplerSeedHook, IterTimerHook, LoggerHook,
                             ParamSchedulerHook)
 from mmengine.optim import LinearLR, MultiStepLR, OptimWrapper
-from mmengine.runner import (EpochBasedTrainLoop, LogProcessor, TestLoop,
-                            ValLoop)
+from mmengine.runner import LogProcessor, TestLoop, ValLoop
 from mmengine.visualization import LocalVisBackend
 from torch.optim import SGD
 
 from mmdla.engine import (AtomicCheckpointHook, FiniteLossHook,
-                          RandomStateHook, SafeLoadRunner)
+                          PreemptibleEpochBasedTrainLoop, RandomStateHook,
+                          SafeLoadRunner)
 from mmdla.models import ResNetDLA
 
 default_scope = 'mmdet'
@@ -216,7 +216,8 @@ test_evaluator = val_evaluator
 
 # schedule: 12 epochs, SGD 0.02 for a total batch of 16 (8 GPUs x 2 images),
 # 500 linear warm-up iterations, lr x0.1 at epochs 8 and 11
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=12, val_interval=1)
+train_cfg = dict(
+    type=PreemptibleEpochBasedTrainLoop, max_epochs=12, val_interval=1)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
 param_scheduler = [
@@ -250,7 +251,7 @@ runner_type = SafeLoadRunner
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    dist_cfg=dict(backend='nccl', timeout=900))
 vis_backends = [dict(type=LocalVisBackend)]
 visualizer = dict(
     type=DetLocalVisualizer, vis_backends=vis_backends, name='visualizer')

@@ -131,12 +131,13 @@ def shutdown_distributed() -> None:
         torch_dist.destroy_process_group()
 
 
-def exit_distributed_run() -> None:
-    """End the process of a rank whose distributed run has completed.
+def exit_distributed_run(status: int = 0) -> None:
+    """End the process of a rank whose distributed run has completed, or
+    stopped on a signal with all ranks in agreement.
 
     Does nothing in a run without a process group. Otherwise it shuts the
     group down (:func:`shutdown_distributed`), flushes the logs and the
-    standard streams, and exits with status 0 without finalizing the
+    standard streams, and exits with ``status`` without finalizing the
     interpreter.
 
     Why not a normal exit: gloo runs collectives on worker threads
@@ -159,4 +160,4 @@ def exit_distributed_run() -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(status)

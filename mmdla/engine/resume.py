@@ -1,5 +1,6 @@
-"""Checks of a resume before it trains: is there anything left to train,
-does the checkpoint hold the config's model, and what did the config change.
+"""Checks of a resume before it trains: is this process a restart, is there
+anything left to train, does the checkpoint hold the config's model, and
+what did the config change.
 
 MMEngine's runner resumes a finished run by training nothing and exiting
 with status 0, and resumes a checkpoint of another model until the
@@ -8,6 +9,7 @@ group that doesn't match the size of optimizer's group"). ``tools/train.py``
 calls :func:`finished_run_message` before building the runner and
 :func:`prepare_resume` after it.
 """
+import os
 from typing import Optional
 
 from mmengine.config import Config
@@ -16,6 +18,26 @@ from mmengine.runner import Runner
 from .checkpoint_files import read_checkpoint
 from .checkpoint_match import check_checkpoint_fits
 from .hooks import ResumedConfigHook
+
+#: Variables in which launchers count the restarts of a job: torchrun's
+#: elastic restarts (``--max-restarts``) and Slurm's requeues.
+RESTART_VARIABLES = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
+
+
+def restart_count() -> int:
+    """How often the launcher has restarted this job (0 on its first
+    start), from :data:`RESTART_VARIABLES`."""
+    counts = [int(os.environ.get(name) or 0) for name in RESTART_VARIABLES]
+    return max(counts)
+
+
+def resume_after_restart(resume: Optional[str]) -> Optional[str]:
+    """The ``--resume`` value of a run: as given, or ``'auto'`` (the latest
+    checkpoint of the work dir) in a job its launcher restarted, whose first
+    command line could not know that it would need one."""
+    if resume is None and restart_count() > 0:
+        return 'auto'
+    return resume
 
 
 def finished_run_message(cfg: Config, checkpoint: str,

@@ -56,10 +56,12 @@ def _build_toy_runner(work_dir: str,
                       resume: bool = False,
                       load_from: Optional[str] = None,
                       checkpoint: Optional[dict] = None,
+                      train_loop: Optional[str] = None,
                       **hooks: dict) -> Runner:
     """A runner of 2 iterations per epoch (batch 2) with shuffled data,
     seed 0, an ``mmdla.AtomicCheckpointHook`` (``checkpoint`` updates its
-    options) and ``hooks`` as further default hooks."""
+    options), the training loop of type ``train_loop`` (default: MMEngine's
+    epoch-based one) and ``hooks`` as further default hooks."""
     checkpoint_hook = dict(type='mmdla.AtomicCheckpointHook', interval=1)
     checkpoint_hook.update(checkpoint or {})
     return SafeLoadRunner(
@@ -72,7 +74,8 @@ def _build_toy_runner(work_dir: str,
             batch_size=2,
             num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs) if train_loop
+        is None else dict(type=train_loop, max_epochs=max_epochs),
         default_hooks=dict(checkpoint=checkpoint_hook, **hooks),
         resume=resume,
         load_from=load_from,

@@ -1,6 +1,8 @@
-"""The launch scripts stop with a usage line on bad arguments and name the
-missing environment when torch cannot be imported, instead of a traceback."""
+"""The launch scripts stop with a usage line on bad arguments, name the
+missing environment when torch cannot be imported and a master port in use,
+instead of a traceback, and pass paths with spaces on whole."""
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -74,3 +76,73 @@ def test_environment_without_torch_is_named(run_tool, repo_root, script,
         in result.stdout
     assert '.venv/bin/activate' in result.stdout
     assert 'Traceback' not in result.stdout
+
+
+@pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
+def test_busy_master_port_is_named(run_tool, repo_root, tool_env, script):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(('', 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _run(
+            run_tool,
+            repo_root,
+            script,
+            SCRIPTS[script],
+            PORT=port,
+            PYTHON=sys.executable,
+            PYTHONPATH=tool_env['PYTHONPATH'])
+    assert result.returncode == 2, result.stdout
+    assert f'the master port {port} is in use' in result.stdout
+    assert f'PORT={port + 1} tools/dist_train.sh' in result.stdout
+    assert 'Traceback' not in result.stdout
+
+
+@pytest.mark.parametrize('value', ['x', '-1', '1.5'])
+def test_bad_max_restarts_prints_usage(run_tool, repo_root, value):
+    result = _run(
+        run_tool, repo_root, 'dist_train.sh', SCRIPTS['dist_train.sh'],
+        MAX_RESTARTS=value)
+    assert result.returncode == 2
+    assert f"MAX_RESTARTS must be 0 or a positive number, got '{value}'" \
+        in result.stdout
+
+
+@pytest.fixture
+def fake_slurm(tmp_path) -> str:
+    """A folder with an ``srun`` that writes its arguments, one a line, to
+    ``srun_args.txt`` beside it and exits with ``$SRUN_STATUS``, and an
+    ``scontrol`` that writes its arguments to ``scontrol_args.txt``."""
+    for tool in ('srun', 'scontrol'):
+        path = tmp_path / tool
+        path.write_text('#!/usr/bin/env bash\n'
+                        f'printf "%s\\n" "$@" > "{tmp_path}/{tool}_args.txt"\n'
+                        'exit "${SRUN_STATUS:-0}"\n')
+        path.chmod(0o755)
+    return str(tmp_path)
+
+
+def test_slurm_train_keeps_paths_whole_and_requeues(run_tool, repo_root,
+                                                    tool_env, fake_slurm):
+    work_dir = '/tmp/a work dir'
+    result = _run(
+        run_tool,
+        repo_root,
+        'slurm_train.sh', ['part', 'job', 'my config.py', work_dir,
+                           '--cfg-options', 'a=1 2'],
+        PATH=f'{fake_slurm}{osp.pathsep}{tool_env["PATH"]}',
+        PYTHON=sys.executable,
+        SIGNAL_AHEAD=120,
+        REQUEUE=1,
+        SLURM_JOB_ID=42,
+        SRUN_STATUS=75)
+    assert result.returncode == 75, result.stdout
+    srun_args = open(osp.join(fake_slurm, 'srun_args.txt')).read()
+    lines = srun_args.splitlines()
+    assert '--signal=USR1@120' in lines
+    assert lines[-5:] == [
+        'my config.py', f'--work-dir={work_dir}', '--launcher=slurm',
+        '--cfg-options', 'a=1 2'
+    ]
+    scontrol_args = open(osp.join(fake_slurm, 'scontrol_args.txt')).read()
+    assert scontrol_args.splitlines() == ['requeue', '42']

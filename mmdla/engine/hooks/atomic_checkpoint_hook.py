@@ -1,8 +1,11 @@
 """A checkpoint hook whose checkpoints survive a kill at any moment."""
 import difflib
+import errno
 import inspect
 import os
 import os.path as osp
+import shutil
+from typing import Optional
 
 import torch
 from mmengine.dist import is_main_process
@@ -46,6 +49,83 @@ def _remove_if_present(path: str) -> None:
         os.remove(path)
 
 
+def _newest_checkpoint(folder: str) -> Optional[str]:
+    """The newest ``.pth`` file of ``folder`` (hidden ones left out)."""
+    paths = [
+        osp.join(folder, name) for name in os.listdir(folder)
+        if name.endswith('.pth') and not name.startswith('.')
+    ]
+    return max(paths, key=osp.getmtime) if paths else None
+
+
+def _disk_full_error(path: str, written: int,
+                     previous: Optional[str]) -> OSError:
+    """The error of a checkpoint that did not fit on its disk: which file,
+    about how much space it needs, and that the previous one is intact."""
+    folder = osp.dirname(path)
+    needed = max(written, osp.getsize(previous) if previous else 0)
+    free = shutil.disk_usage(folder).free
+    kept = (f'The previous checkpoint {previous} is intact; resume from it '
+            'with --resume once there is space.'
+            if previous else 'No earlier checkpoint was touched.')
+    return OSError(
+        errno.ENOSPC,
+        f'No space left on the disk to save the checkpoint {path}: it needs '
+        f'about {needed / 2**20:.0f} MiB (its previous checkpoint\'s size) '
+        f'and {free / 2**20:.0f} MiB are free in {folder}. {kept} Free '
+        'space, or keep fewer checkpoints (default_hooks.checkpoint.'
+        'max_keep_ckpts=N), or save to another disk (--work-dir).')
+
+
+def save_checkpoint_atomically(runner, out_dir: str, filename: str,
+                               **save_kwargs) -> str:
+    """Save a runner checkpoint as ``<out_dir>/<filename>`` so that a kill
+    or a full disk at any moment leaves every file valid, then point
+    ``<work_dir>/last_checkpoint`` at it.
+
+    The checkpoint is written to a hidden temporary file in the same
+    folder, flushed to disk, and renamed over its final name (``os.replace``
+    is atomic); only then is the pointer updated, in the same way. Every
+    rank calls it (the model's state may be gathered); the main process
+    writes.
+
+    Args:
+        runner: The runner.
+        out_dir: The local folder of the checkpoint.
+        filename: Its file name, e.g. ``epoch_3.pth``.
+        **save_kwargs: Passed on to ``runner.save_checkpoint`` (``meta``,
+            ``by_epoch``, ``save_optimizer``...).
+
+    Returns:
+        str: The path of the checkpoint.
+
+    Raises:
+        OSError: If the disk is full; the message names the file, the space
+            it needs and the previous checkpoint, which is left intact.
+    """
+    path = osp.join(out_dir, filename)
+    tmp_filename = f'.{filename}.tmp'
+    tmp_path = osp.join(out_dir, tmp_filename)
+    previous = _newest_checkpoint(out_dir) if is_main_process() else None
+    try:
+        runner.save_checkpoint(out_dir, tmp_filename, **save_kwargs)
+        # only the main process writes checkpoints
+        if not is_main_process():
+            return path
+        _fsync(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException as error:
+        if not is_main_process():
+            raise
+        written = osp.getsize(tmp_path) if osp.isfile(tmp_path) else 0
+        _remove_if_present(tmp_path)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise _disk_full_error(path, written, previous) from error
+        raise
+    atomic_write_text(path, osp.join(runner.work_dir, 'last_checkpoint'))
+    return path
+
+
 def _non_finite_parameters(model: torch.nn.Module) -> list:
     """Names of the parameters that hold a NaN or an infinity."""
     return [
@@ -71,7 +151,10 @@ class AtomicCheckpointHook(CheckpointHook):
     2. only then is ``last_checkpoint`` updated, in the same way;
     3. only then are outdated checkpoints deleted.
 
-    A write that fails (a full disk) removes its temporary file and raises.
+    (Steps 1 and 2 are :func:`save_checkpoint_atomically`.) A write that
+    fails removes its temporary file and raises; on a full disk the error
+    names the file, the space it needs, and the previous checkpoint, which
+    is intact.
     Weights that hold a NaN or an infinity are never saved: the hook raises
     instead, so that the good checkpoints are not rotated out by diverged
     ones.
@@ -129,33 +212,19 @@ class AtomicCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        save_checkpoint_atomically(
+            runner,
+            self.out_dir,
+            ckpt_filename,
+            file_client_args=self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
 
-        tmp_filename = f'.{ckpt_filename}.tmp'
-        tmp_path = osp.join(self.out_dir, tmp_filename)
-        try:
-            runner.save_checkpoint(
-                self.out_dir,
-                tmp_filename,
-                self.file_client_args,
-                save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler,
-                meta=meta,
-                by_epoch=self.by_epoch,
-                backend_args=self.backend_args,
-                **self.args)
-            # only the main process writes checkpoints
-            if not is_main_process():
-                return
-            _fsync(tmp_path)
-            os.replace(tmp_path, self.last_ckpt)
-        except BaseException:
-            if is_main_process():
-                _remove_if_present(tmp_path)
-            raise
-        atomic_write_text(self.last_ckpt,
-                          osp.join(runner.work_dir, 'last_checkpoint'))
-
-        if outdated_step is not None:
+        if outdated_step is not None and is_main_process():
             outdated = osp.join(self.out_dir,
                                 self.filename_tmpl.format(outdated_step))
             if osp.isfile(outdated):
