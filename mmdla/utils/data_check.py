@@ -11,20 +11,27 @@ and the fix:
 * every ``data_root``, ``ann_file`` and ``data_prefix`` folder exists;
 * a COCO annotation file (``CocoDataset``) is valid JSON with images,
   annotations and categories named like the classes of the config, and no
-  image id given to two images; its image files exist and are not empty;
-  annotations the dataset would drop (boxes that are not finite, smaller
-  than a pixel or outside the image, unknown category ids) and, for a
-  pipeline that loads masks, instances MMDetection ignores for their
-  polygons are counted in a warning, and a split left with no usable
-  instance is an error;
+  image id given to two images; its image files exist and are not empty,
+  and, read from their headers, are the size of their entries as the
+  pipeline loads them (turned by their EXIF orientation, unless its
+  ``LoadImageFromFile`` ignores it), with no more pixels than OpenCV
+  decodes (``OPENCV_IO_MAX_IMAGE_PIXELS``); annotations the dataset would
+  drop (boxes that are not finite, smaller than a pixel or outside the
+  image, unknown category ids) and, for a pipeline that loads masks,
+  instances MMDetection ignores for their polygons are counted in a
+  warning, and a split left with no usable instance is an error;
 * the ``ann_file`` of a COCO evaluator is the annotation file of the dataset
   it evaluates;
 * the class sub-folders of a folder dataset (MMPretrain's ``CustomDataset``,
   which numbers them in sorted order) are the classes of the config, and the
-  same in every split; no image in them is empty, and no class folder holds
-  only files of extensions MMPretrain does not read;
-* with ``check_images=True``, every image of these datasets decodes fully.
+  same in every split; no symbolic link under them loops (MMPretrain
+  follows links to folders), no image in them is empty, and no class folder
+  holds only files of extensions MMPretrain does not read;
+* with ``check_images=True``, every image of these datasets decodes fully,
+  and has no more pixels than OpenCV decodes (PIL's smaller
+  decompression-bomb limit does not apply).
 """
+import errno
 import filecmp
 import inspect
 import json
@@ -33,6 +40,7 @@ import os
 import os.path as osp
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -197,6 +205,198 @@ def _image_file_problems(missing: List[str], empty: List[str],
             f'{len(empty)} image files of {source} are empty (0 bytes): '
             f'{_listing(empty)}. Copy them again or remove them.')
     return problems
+
+
+#: The EXIF tag of an image's orientation, and its values that swap the
+#: image's width and height (turns by 90 or 270 degrees, mirrored or not).
+_ORIENTATION = 0x0112
+_SWAPPING = (5, 6, 7, 8)
+#: The most pixels OpenCV decodes unless the environment variable
+#: ``OPENCV_IO_MAX_IMAGE_PIXELS`` is set (its ``CV_IO_MAX_IMAGE_PIXELS``).
+_OPENCV_MAX_PIXELS = 2**30
+
+
+def _load_step(dataset_cfg: dict) -> dict:
+    """The ``LoadImageFromFile`` step of the dataset's pipeline; an empty
+    dict (MMCV's defaults) if it has none."""
+    for step in dataset_cfg.get('pipeline') or []:
+        if isinstance(step, dict) and _type_name(step) == 'LoadImageFromFile':
+            return step
+    return {}
+
+
+def _applies_orientation(load_step: dict) -> bool:
+    """Whether ``LoadImageFromFile`` turns an image by its EXIF orientation:
+    MMCV's ``cv2`` and ``pillow`` backends do with the flags ``color`` and
+    ``grayscale``, not with ``unchanged`` or ``*_ignore_orientation``."""
+    return (load_step.get('imdecode_backend', 'cv2') in ('cv2', 'pillow')
+            and load_step.get('color_type', 'color') in ('color', 'grayscale'))
+
+
+def _opencv_pixel_limit() -> int:
+    """The most pixels OpenCV decodes, read from the environment as OpenCV
+    reads it."""
+    return int(
+        os.environ.get('OPENCV_IO_MAX_IMAGE_PIXELS', _OPENCV_MAX_PIXELS))
+
+
+def _pixel_limit(load_step: dict) -> Optional[int]:
+    """The most pixels ``LoadImageFromFile`` decodes with OpenCV, its
+    default backend; ``None`` for the other backends."""
+    if load_step.get('imdecode_backend', 'cv2') != 'cv2':
+        return None
+    return _opencv_pixel_limit()
+
+
+@contextmanager
+def _open_image(path: str) -> Iterator[Image.Image]:
+    """Open an image with PIL, without PIL's decompression-bomb limit
+    (``Image.MAX_IMAGE_PIXELS``): the training decodes it with OpenCV, whose
+    limit is checked instead."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as image:
+            yield image
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation of an open image, 1 if it has none, read from
+    its header (PIL would decode a PNG to look for an ``eXIf`` chunk after
+    its pixels: such a chunk is not looked for)."""
+    if image.format == 'PNG' and 'exif' not in image.info:
+        return 1
+    return image.getexif().get(_ORIENTATION, 1)
+
+
+def _header(path: str) -> Optional[Tuple[int, int, int]]:
+    """The stored width and height of an image file and its EXIF
+    orientation, read without decoding its pixels; ``None`` if it does not
+    open as an image (``check_images`` names such files)."""
+    try:
+        with _open_image(path) as image:
+            return image.width, image.height, _orientation(image)
+    except Exception:  # PIL raises OSError, SyntaxError, ValueError, ...
+        return None
+
+
+def _oversized_problems(oversized: List[Tuple[str, int, int]],
+                        source: str) -> List[str]:
+    """An error naming the images ``(path, width, height)`` of ``source``
+    that have more pixels than OpenCV decodes."""
+    if not oversized:
+        return []
+    shown = [f'{path} ({w}x{h} = {w * h} pixels)' for path, w, h in oversized]
+    largest = max(w * h for _, w, h in oversized)
+    return [
+        f'{len(oversized)} images of {source} have more pixels than OpenCV '
+        'decodes (OPENCV_IO_MAX_IMAGE_PIXELS = '
+        f'{_opencv_pixel_limit()}): {_listing(shown)}. LoadImageFromFile '
+        'would stop on them. Raise the limit in the shell that starts the '
+        f'training (`export OPENCV_IO_MAX_IMAGE_PIXELS={largest}`), or '
+        'resize these images (and scale their annotations).'
+    ]
+
+
+def _turned_problems(turned: List[Tuple[str, int, int]], source: str,
+                     load_step: dict) -> List[str]:
+    """An error naming the images ``(path, stored width, stored height)`` of
+    ``source`` whose EXIF orientation swaps their width and height, and
+    whose entry gives their size the other way round than the pipeline
+    loads them."""
+    if not turned:
+        return []
+    if _applies_orientation(load_step):
+        shown = [
+            f'{path} ({w}x{h} stored and in the file, {h}x{w} loaded)'
+            for path, w, h in turned
+        ]
+        return [
+            f'{len(turned)} images of {source} have an EXIF orientation (5 '
+            'to 8) that swaps their width and height when LoadImageFromFile '
+            'turns them by it, but their `width` and `height` in the file are '
+            f'those of the stored pixels: {_listing(shown)}. Their boxes '
+            'were most likely drawn on the stored pixels, and would be off '
+            'the objects. Load the images as stored, with LoadImageFromFile('
+            "color_type='color_ignore_orientation') in every pipeline of "
+            'this data, or remove the orientation tag from these files '
+            '(e.g. `exiftool -Orientation= -overwrite_original FILE`) '
+            'without turning their pixels.'
+        ]
+    shown = [
+        f'{path} ({w}x{h} stored and loaded, {h}x{w} in the file)'
+        for path, w, h in turned
+    ]
+    return [
+        f'{len(turned)} images of {source} have an EXIF orientation (5 to 8) '
+        'that swaps their width and height, and their `width` and `height` '
+        'in the file are those of the turned image, but LoadImageFromFile '
+        f'(color_type={load_step.get("color_type", "color")!r}, '
+        f'imdecode_backend={load_step.get("imdecode_backend", "cv2")!r}) '
+        f'loads them as stored: {_listing(shown)}. Their boxes were most '
+        'likely drawn on the turned images, and would be off the objects. '
+        "Load them turned, with LoadImageFromFile(color_type='color') and "
+        "imdecode_backend 'cv2' or 'pillow'."
+    ]
+
+
+def _resized_problems(resized: List[Tuple[str, tuple, Tuple[int, int]]],
+                      source: str) -> List[str]:
+    """An error naming the images ``(path, size in the file, loaded size)``
+    of ``source`` that are not the size their entry gives."""
+    if not resized:
+        return []
+    shown = [
+        f'{path} ({annotated[0]}x{annotated[1]} in the file, '
+        f'{loaded[0]}x{loaded[1]} loaded)'
+        for path, annotated, loaded in resized
+    ]
+    return [
+        f'{len(resized)} images of {source} are not the size (`width` x '
+        f'`height`) of their entry in the file: {_listing(shown)}. If they '
+        'are the images that were annotated, set their `width` and `height` '
+        'to the loaded size; if they were resized or replaced after '
+        'annotating, their boxes are off too: scale the boxes by the same '
+        'factors, or annotate the images again.'
+    ]
+
+
+def _image_size_problems(images: Sequence[Tuple[dict, str]], source: str,
+                         load_step: dict) -> Tuple[List[str], List[str]]:
+    """Errors for the COCO ``images`` ``(entry, path)`` of ``source`` whose
+    size as ``load_step`` loads them (turned by their EXIF orientation or
+    not) is not the ``width`` and ``height`` of their entry, or that have
+    more pixels than OpenCV decodes; and the paths of the latter. Only the
+    header of each file is read."""
+    limit = _pixel_limit(load_step)
+    oversized, turned, resized = [], [], []
+    for entry, path in images:
+        header = _header(path)
+        if header is None:
+            continue
+        width, height, orientation = header
+        if limit is not None and width * height > limit:
+            oversized.append((path, width, height))
+        annotated = (entry.get('width'), entry.get('height'))
+        stored = (width, height)
+        oriented = (height, width) if orientation in _SWAPPING else stored
+        if _applies_orientation(load_step):
+            loaded, other = oriented, stored
+        else:
+            loaded, other = stored, oriented
+        if annotated == loaded or not all(
+                isinstance(v, (int, float)) for v in annotated):
+            continue
+        if annotated == other:
+            turned.append((path, width, height))
+        else:
+            resized.append((path, annotated, loaded))
+    problems = _oversized_problems(oversized, source)
+    problems += _turned_problems(turned, source, load_step)
+    problems += _resized_problems(resized, source)
+    return problems, [path for path, _, _ in oversized]
 
 
 #: Why an annotation gives no instance to learn from: the tests of
@@ -448,10 +648,17 @@ def _coco_problems(dataset_cfg: dict, key: str, classes: Optional[List[str]],
     ]
     missing, empty = _empty_or_missing(image_paths)
     problems += _image_file_problems(missing, empty, source)
+    unreadable = set(missing + empty)
+    images = [(image, path) for image, path in zip(coco['images'], image_paths)
+              if path not in unreadable]
+    load_step = _load_step(dataset_cfg)
+    size_problems, oversized = _image_size_problems(images, source, load_step)
+    problems += size_problems
     if check_images:
-        unreadable = set(missing + empty)
+        skipped = set(oversized)
         problems += _undecodable_image_problems(
-            [p for p in image_paths if p not in unreadable], source)
+            [path for _, path in images if path not in skipped], source,
+            _pixel_limit(load_step))
     return problems
 
 
@@ -471,21 +678,72 @@ def _class_folders(dataset_cfg: dict) -> Optional[Tuple[str, List[str]]]:
     if not _is_local(root) or not osp.isdir(root):
         return None
     return root, sorted(
-        entry.name for entry in os.scandir(root) if entry.is_dir())
+        entry.name for entry in os.scandir(root) if osp.isdir(entry.path))
 
 
-def _class_files(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
+def _is_loop(entry: os.DirEntry, ancestors: Sequence[Tuple[int, int]]) -> bool:
+    """Whether MMEngine's ``list_dir_or_file`` would loop on ``entry``: a
+    symbolic link that does not resolve for too many levels of links
+    (unless hidden: it skips these), or one to a folder it lies in, one of
+    ``ancestors`` (their ``(st_dev, st_ino)``)."""
+    if not entry.is_symlink():
+        return False
+    try:
+        target = entry.stat()
+    except OSError as error:
+        return error.errno == errno.ELOOP and not entry.name.startswith('.')
+    return (target.st_dev, target.st_ino) in ancestors
+
+
+def _walk(
+    folder: str, ancestors: Tuple[Tuple[int, int], ...] = ()
+) -> Iterator[Tuple[str, bool]]:
+    """Yield ``(path, False)`` for each file under ``folder`` that MMEngine's
+    ``list_dir_or_file`` lists (recursively, following links to folders,
+    without hidden files), and ``(path, True)`` for each symbolic link it
+    would loop on (see :func:`_is_loop`), instead of following it."""
+    info = os.stat(folder)
+    ancestors += ((info.st_dev, info.st_ino), )
+    for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+        if _is_loop(entry, ancestors):
+            yield entry.path, True
+        elif not entry.name.startswith('.') and entry.is_file():
+            yield entry.path, False
+        elif osp.isdir(entry.path):
+            yield from _walk(entry.path, ancestors)
+
+
+def _class_files(
+        root: str,
+        names: Sequence[str]) -> Tuple[Dict[str, List[str]], List[str]]:
     """The files of each class folder ``names`` of ``root``, listed as
-    MMPretrain lists them: recursively, without hidden files."""
-    files: Dict[str, List[str]] = {}
-    for name in names:
-        files[name] = []
-        for folder, _, file_names in os.walk(osp.join(root, name)):
-            files[name] += [
-                osp.join(folder, file_name) for file_name in sorted(file_names)
-                if not file_name.startswith('.')
-            ]
-    return files
+    MMPretrain lists them (see :func:`_walk`), and the symbolic links under
+    ``root`` on which that listing would loop."""
+    files: Dict[str, List[str]] = {name: [] for name in names}
+    loops = []
+    prefix = osp.join(root, '')
+    for path, is_loop in _walk(root):
+        name = path[len(prefix):].split(os.sep, 1)[0]
+        if is_loop:
+            loops.append(path)
+        elif name in files:
+            files[name].append(path)
+    return files, loops
+
+
+def _loop_problems(loops: List[str], root: str, key: str) -> List[str]:
+    """An error naming the symbolic ``loops`` under the class folders
+    ``root`` of ``key``."""
+    if not loops:
+        return []
+    return [
+        f'{len(loops)} symbolic links under {root} ({key}) lead back to a '
+        f'folder they are in, or to each other: {_listing(loops)}. '
+        "MMPretrain's CustomDataset follows links to folders, and would "
+        'stop on them with "OSError: [Errno 40] Too many levels of symbolic '
+        'links". Remove these links (`rm LINK`, without a trailing slash, '
+        'removes the link only).'
+    ]
 
 
 def _read_extensions(dataset_cfg: dict) -> Optional[Tuple[str, ...]]:
@@ -524,24 +782,29 @@ def _unread_class_problems(root: str, key: str, files: Dict[str, List[str]],
     return problems
 
 
-def _undecodable_image_problems(paths: Sequence[str],
-                                source: str) -> List[str]:
-    """An error naming each of the image ``paths`` of ``source`` that does
-    not open and decode fully (a truncated or damaged file)."""
-    bad = []
+def _undecodable_image_problems(paths: Sequence[str], source: str,
+                                limit: Optional[int]) -> List[str]:
+    """Errors naming the image ``paths`` of ``source`` that do not open and
+    decode fully (a truncated or damaged file), and those with more pixels
+    than ``limit``, OpenCV's (not decoded; ``None``: no limit)."""
+    bad, oversized = [], []
     for path in paths:
         try:
-            with Image.open(path) as image:
-                image.load()
+            with _open_image(path) as image:
+                if limit is not None and image.width * image.height > limit:
+                    oversized.append((path, image.width, image.height))
+                else:
+                    image.load()
         except Exception as error:  # PIL raises OSError, SyntaxError, ...
             bad.append(f'    {path}: {type(error).__name__}: {error}')
-    if not bad:
-        return []
-    return [
-        f'{len(bad)} image files of {source} cannot be decoded:\n' +
-        '\n'.join(bad) + '\n  Copy them again from their source, or remove '
-        'them (from a COCO file too: their `images` and `annotations`).'
-    ]
+    problems = _oversized_problems(oversized, source)
+    if bad:
+        problems.append(
+            f'{len(bad)} image files of {source} cannot be decoded:\n' +
+            '\n'.join(bad) + '\n  Copy them again from their source, or '
+            'remove them (from a COCO file too: their `images` and '
+            '`annotations`).')
+    return problems
 
 
 def _class_image_problems(dataset_cfg: dict, key: str, root: str,
@@ -550,7 +813,7 @@ def _class_image_problems(dataset_cfg: dict, key: str, root: str,
     """Errors of the files in the class folders ``names`` of ``root``: class
     folders of files MMPretrain does not read, empty images and, with
     ``check_images``, images that do not decode."""
-    files = _class_files(root, names)
+    files, loops = _class_files(root, names)
     extensions = _read_extensions(dataset_cfg)
     images = [
         path for paths in files.values() for path in paths
@@ -558,13 +821,15 @@ def _class_image_problems(dataset_cfg: dict, key: str, root: str,
     ]
     source = f'{root} ({key})'
     empty = _empty_or_missing(images)[1]
-    problems = _image_file_problems([], empty, source)
+    problems = _loop_problems(loops, root, key)
+    problems += _image_file_problems([], empty, source)
     if extensions is not None:
         problems += _unread_class_problems(root, key, files, extensions)
     if check_images:
         skipped = set(empty)
         problems += _undecodable_image_problems(
-            [path for path in images if path not in skipped], source)
+            [path for path in images if path not in skipped], source,
+            _pixel_limit(_load_step(dataset_cfg)))
     return problems
 
 
@@ -699,7 +964,8 @@ def check_data_roots(cfg: Config,
         dataloaders: Names of the dataloader fields to check.
         check_images: Also open and decode every image of the COCO and
             class-folder datasets (this reads every file), so that a
-            truncated or damaged image is found before training.
+            truncated or damaged image, or one larger than OpenCV decodes,
+            is found before training.
 
     Raises:
         FileNotFoundError: If a ``data_root`` folder, an annotation file or

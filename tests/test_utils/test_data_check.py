@@ -4,13 +4,22 @@ import json
 import os
 import os.path as osp
 import shutil
+import struct
 import warnings
+import zlib
+from typing import Optional, Sequence, Tuple
 
+import cv2
+import mmcv
 import pytest
 from mmengine.config import Config
+from PIL import Image
 
 from mmdla.datasets import CLS_CLASSES, DET_CLASSES
 from mmdla.utils.data_check import check_data_roots
+
+#: The EXIF tag of an image's orientation.
+_ORIENTATION = 0x0112
 
 
 def _coco_like_cfg(data_root: str) -> Config:
@@ -521,3 +530,208 @@ def test_check_images_names_every_bad_coco_image(tmp_path, tiny_shapes_coco):
     assert root + 'train/' + images[_SHOWN_AND_MORE] not in message
     # the valid set passes
     check_data_roots(_coco_cfg(tiny_shapes_coco), check_images=True)
+
+
+def _save_image(path: str,
+                width: int,
+                height: int,
+                orientation: Optional[int] = None) -> None:
+    """Save a black image of ``width`` x ``height`` stored pixels to
+    ``path`` (its format by its extension), with an EXIF orientation tag
+    if ``orientation`` is given."""
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[_ORIENTATION] = orientation
+    Image.new('RGB', (width, height)).save(path, exif=exif)
+
+
+def _write_jpeg_coco(root, sizes: Sequence[Tuple[int, int]]) -> str:
+    """:func:`_write_coco` with a JPEG of each of the annotated ``sizes``
+    (``width, height``), ``1.jpg``, ``2.jpg``, ..., to be saved by the
+    test."""
+    images = [
+        dict(id=i, file_name=f'{i}.jpg', width=width, height=height)
+        for i, (width, height) in enumerate(sizes, 1)
+    ]
+    annotations = [
+        dict(
+            id=image['id'],
+            image_id=image['id'],
+            category_id=1,
+            bbox=[2, 2, 10, 10],
+            area=100,
+            iscrowd=0) for image in images
+    ]
+    return _write_coco(root, _coco(images=images, annotations=annotations))
+
+
+def _with_load_step(cfg: Config, **load_image: str) -> Config:
+    """``cfg`` whose training pipeline loads images with
+    ``LoadImageFromFile(**load_image)``."""
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile', **load_image)
+    ]
+    return cfg
+
+
+def test_coco_image_turned_by_its_exif_orientation_is_an_error(tmp_path):
+    root = _write_jpeg_coco(tmp_path / 'coco', [(32, 24), (32, 24)])
+    turned = root + 'train/1.jpg'
+    _save_image(turned, 32, 24, orientation=6)
+    _save_image(root + 'train/2.jpg', 32, 24, orientation=1)
+    # the training pipeline's decoding turns the first image on its side
+    assert mmcv.imread(turned).shape == (32, 24, 3)
+    assert mmcv.imread(root + 'train/2.jpg').shape == (24, 32, 3)
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_coco_cfg(root), check_images=True)
+    message = str(error.value)
+    assert f'- 1 images of {root}annotations/instances_train.json ' \
+        '(train_dataloader.dataset.ann_file) have an EXIF orientation (5 ' \
+        'to 8) that swaps their width and height when LoadImageFromFile ' \
+        'turns them by it, but their `width` and `height` in the file are ' \
+        f'those of the stored pixels: {turned} (32x24 stored and in the ' \
+        'file, 24x32 loaded).' in message
+    assert "LoadImageFromFile(color_type='color_ignore_orientation') in " \
+        'every pipeline of this data' in message
+    assert '2.jpg' not in message
+    # loaded as stored, the image is the size of its entry
+    assert mmcv.imread(
+        turned, flag='color_ignore_orientation').shape == (24, 32, 3)
+    check_data_roots(
+        _with_load_step(
+            _coco_cfg(root), color_type='color_ignore_orientation'))
+
+
+def test_coco_entry_of_the_turned_size_needs_a_turning_pipeline(tmp_path):
+    root = _write_jpeg_coco(tmp_path / 'coco', [(24, 32)])
+    turned = root + 'train/1.jpg'
+    _save_image(turned, 32, 24, orientation=8)
+    assert mmcv.imread(turned).shape == (32, 24, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        check_data_roots(_coco_cfg(root))
+    # the flag 'unchanged' ignores the orientation
+    assert mmcv.imread(turned, flag='unchanged').shape == (24, 32, 3)
+    with pytest.raises(ValueError) as error:
+        check_data_roots(
+            _with_load_step(_coco_cfg(root), color_type='unchanged'))
+    message = str(error.value)
+    assert 'their `width` and `height` in the file are those of the turned ' \
+        "image, but LoadImageFromFile (color_type='unchanged', " \
+        "imdecode_backend='cv2') loads them as stored: " \
+        f'{turned} (32x24 stored and loaded, 24x32 in the file).' in message
+    assert "Load them turned, with LoadImageFromFile(color_type='color')" \
+        in message
+
+
+def test_coco_image_of_another_size_is_an_error(tmp_path):
+    root = _write_jpeg_coco(tmp_path / 'coco', [(32, 24), (32, 24)])
+    _save_image(root + 'train/1.jpg', 24, 16)
+    _save_image(root + 'train/2.jpg', 24, 16, orientation=6)
+    assert mmcv.imread(root + 'train/2.jpg').shape == (24, 16, 3)
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_coco_cfg(root))
+    message = str(error.value)
+    assert f'- 2 images of {root}annotations/instances_train.json ' \
+        '(train_dataloader.dataset.ann_file) are not the size (`width` x ' \
+        '`height`) of their entry in the file: ' \
+        f'{root}train/1.jpg (32x24 in the file, 24x16 loaded), ' \
+        f'{root}train/2.jpg (32x24 in the file, 16x24 loaded).' in message
+    assert 'set their `width` and `height` to the loaded size' in message
+
+
+def test_check_images_accepts_images_over_pils_limit(monkeypatch,
+                                                     tiny_shapes_coco):
+    # as if the images were larger than PIL's decompression-bomb limit,
+    # but not OpenCV's
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)
+    image = tiny_shapes_coco + 'train/' + sorted(
+        os.listdir(tiny_shapes_coco + 'train'))[0]
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(image)
+    assert mmcv.imread(image) is not None
+    check_data_roots(_coco_cfg(tiny_shapes_coco), check_images=True)
+    assert Image.MAX_IMAGE_PIXELS == 100
+
+
+def _write_blank_png(path: str, width: int, height: int) -> None:
+    """Write a black 1-bit PNG of ``width`` x ``height``, compressed row by
+    row, without holding its pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data)))
+
+    row = bytes(1 + (width + 7) // 8)  # filter type 0, then the pixels
+    compressor = zlib.compressobj()
+    pixels = b''.join(compressor.compress(row)
+                      for _ in range(height)) + compressor.flush()
+    header = struct.pack('>IIBBBBB', width, height, 1, 0, 0, 0, 0)
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+                chunk(b'IDAT', pixels) + chunk(b'IEND', b''))
+
+
+def test_coco_image_over_opencvs_limit_is_an_error(monkeypatch, tmp_path):
+    # OpenCV decodes at most 2**30 pixels, unless told otherwise
+    sizes = [(2**15, 2**15 + 1), (16, 16)]
+    root = _write_coco(
+        tmp_path / 'coco',
+        _coco(images=[
+            dict(id=i, file_name=f'{i}.png', width=width, height=height)
+            for i, (width, height) in enumerate(sizes, 1)
+        ]))
+    for i, (width, height) in enumerate(sizes, 1):
+        _write_blank_png(f'{root}train/{i}.png', width, height)
+    with pytest.raises(cv2.error, match='CV_IO_MAX_IMAGE_PIXELS'):
+        mmcv.imread(root + 'train/1.png')
+    assert mmcv.imread(root + 'train/2.png').shape == (16, 16, 3)
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_coco_cfg(root), check_images=True)
+    message = str(error.value)
+    assert f'- 1 images of {root}annotations/instances_train.json ' \
+        '(train_dataloader.dataset.ann_file) have more pixels than OpenCV ' \
+        'decodes (OPENCV_IO_MAX_IMAGE_PIXELS = 1073741824): ' \
+        f'{root}train/1.png (32768x32769 = 1073774592 pixels). ' \
+        'LoadImageFromFile would stop on them.' in message
+    assert '`export OPENCV_IO_MAX_IMAGE_PIXELS=1073774592`' in message
+    assert '2.png' not in message
+    monkeypatch.setenv('OPENCV_IO_MAX_IMAGE_PIXELS', str(2**31))
+    check_data_roots(_coco_cfg(root))
+
+
+def test_check_images_names_class_images_over_opencvs_limit(
+        monkeypatch, cls_demo, shapes_cls):
+    folder = osp.join(shapes_cls, 'train', 'ring')
+    image = osp.join(folder, sorted(os.listdir(folder))[0])
+    _save_image(image, 64, 64)
+    monkeypatch.setenv('OPENCV_IO_MAX_IMAGE_PIXELS', str(64 * 64 - 1))
+    cfg = _cls_cfg(cls_demo, shapes_cls)
+    check_data_roots(cfg, ['train_dataloader'])  # images are not read
+    with pytest.raises(ValueError) as error:
+        check_data_roots(cfg, ['train_dataloader'], check_images=True)
+    message = str(error.value)
+    assert '- 1 images of ' + osp.join(shapes_cls, 'train') + \
+        ' (train_dataloader.dataset) have more pixels than OpenCV decodes ' \
+        f'(OPENCV_IO_MAX_IMAGE_PIXELS = 4095): {image} (64x64 = 4096 ' \
+        'pixels).' in message
+
+
+@pytest.mark.parametrize('links', [dict(loop='.'), dict(a='b', b='a')])
+def test_symlink_loop_in_class_folder_is_named(cls_demo, shapes_cls, links):
+    folder = osp.join(shapes_cls, 'train', 'ring')
+    for name, target in links.items():
+        os.symlink(target, osp.join(folder, name))
+    # MMPretrain stops on it with a bare error
+    datasets = pytest.importorskip('mmpretrain.datasets')
+    with pytest.raises(OSError, match='Too many levels of symbolic links'):
+        datasets.CustomDataset(data_root=osp.join(shapes_cls, 'train'))
+    with pytest.raises(ValueError) as error:
+        check_data_roots(_cls_cfg(cls_demo, shapes_cls), ['train_dataloader'])
+    message = str(error.value)
+    paths = ', '.join(osp.join(folder, name) for name in sorted(links))
+    assert f'- {len(links)} symbolic links under ' + \
+        osp.join(shapes_cls, 'train') + ' (train_dataloader.dataset) lead ' \
+        f'back to a folder they are in, or to each other: {paths}. ' in message
+    assert 'Remove these links (`rm LINK`, without a trailing slash, ' \
+        'removes the link only).' in message
