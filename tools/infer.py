@@ -7,7 +7,9 @@ With ``--out-dir``, the painted images are written there: for classifiers
 ``vis/<image file>`` with the boxes (and masks) and ``preds/<image name>.json``
 with all the detections. A folder stands for the images it holds (sorted, its
 sub-folders left out). A file that cannot be read as an image is skipped with
-a warning; the tool fails only if no image can be read::
+a warning; the tool fails only if no image can be read. The checkpoint must
+hold exactly the weights of the config's model (as for ``tools/test.py``),
+unless ``--allow-partial-checkpoint`` is given::
 
     python tools/infer.py configs/demo/dla20_cifar_shapes_cls.py \
         work_dirs/dla20_cifar_shapes_cls/epoch_20.pth \
@@ -51,6 +53,11 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.3,
         help='lowest score of a printed or painted detection (detectors)')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='infer even if weights of the model are missing from the '
+        'checkpoint, or the checkpoint has others (they are left out)')
     add_cfg_options_arg(parser)
     args = parser.parse_args()
     if args.topk < 1:
@@ -81,7 +88,8 @@ def main() -> None:
     args = parse_args()
     images = readable_images(args.images)
     cfg = load_config(args.config, args.cfg_options)
-    inferencer = build_inferencer(cfg, args.checkpoint, args.device)
+    inferencer = build_inferencer(cfg, args.checkpoint, args.device,
+                                  args.allow_partial_checkpoint)
     if task_of(cfg) == 'classification':
         predictions = classify_images(inferencer, images, args.topk,
                                       args.out_dir)

@@ -14,6 +14,7 @@ import numpy as np
 from mmengine.config import Config
 
 from mmdla.analysis import find_images, load_config
+from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
 from mmdla.utils import runner_checkpoint_loading
 
 #: Task of the configs of each supported default scope.
@@ -27,7 +28,8 @@ def task_of(cfg: Config) -> str:
 
 def build_inferencer(cfg: Config,
                      checkpoint: str,
-                     device: Optional[str] = None):
+                     device: Optional[str] = None,
+                     allow_partial: bool = False):
     """The inferencer of a config's codebase, with a checkpoint loaded.
 
     Args:
@@ -36,21 +38,37 @@ def build_inferencer(cfg: Config,
             names in ``meta.dataset_meta``; the inferencers read them there.
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
             Defaults to a GPU if there is one, else the CPU.
+        allow_partial (bool): Accept a checkpoint that lacks weights of the
+            model or holds others (they are left out), as
+            ``--allow-partial-checkpoint`` of ``tools/test.py`` does.
+            Defaults to False.
 
     Returns:
         ImageClassificationInferencer | DetInferencer
+
+    Raises:
+        CheckpointMismatchError: Unless ``allow_partial``, if the checkpoint
+            does not hold exactly the weights of the config's model (e.g.
+            it was trained with another config); raised before any image
+            is processed.
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'checkpoint file {checkpoint!r} does not exist.')
+    check_checkpoint_file(checkpoint)
     with runner_checkpoint_loading():
         if task_of(cfg) == 'classification':
             from mmpretrain.apis import ImageClassificationInferencer
-            return ImageClassificationInferencer(
+            inferencer = ImageClassificationInferencer(
                 cfg, pretrained=checkpoint, device=device)
-        from mmdet.apis import DetInferencer
-        return DetInferencer(
-            cfg, weights=checkpoint, device=device, scope='mmdet')
+        else:
+            from mmdet.apis import DetInferencer
+            inferencer = DetInferencer(
+                cfg, weights=checkpoint, device=device, scope='mmdet')
+    # the inferencers load with strict=False: a mismatch is only a warning
+    if not allow_partial:
+        check_checkpoint_fits(inferencer.model, checkpoint)
+    return inferencer
 
 
 def expand_images(paths: Sequence[str]) -> List[str]:

@@ -25,6 +25,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmdla.apis import task_of
+from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
 from mmdla.utils import runner_checkpoint_loading
 
 #: Name of the graph's input, the normalised image tensor.
@@ -82,7 +83,8 @@ class BackboneFeatures(nn.Module):
 def build_export_module(
         cfg: Config,
         checkpoint: str,
-        backbone_only: bool = False) -> Tuple[nn.Module, List[str]]:
+        backbone_only: bool = False,
+        allow_partial: bool = False) -> Tuple[nn.Module, List[str]]:
     """Load a checkpoint into the model of a config, wrapped for export.
 
     Args:
@@ -91,18 +93,32 @@ def build_export_module(
         checkpoint (str): Checkpoint file.
         backbone_only (bool): Export the backbone alone (required for
             detectors).
+        allow_partial (bool): Accept a checkpoint that lacks weights of the
+            model or holds others (they are left out), as
+            ``--allow-partial-checkpoint`` of ``tools/test.py`` does.
+            Defaults to False.
 
     Returns:
         tuple[nn.Module, list[str]]: The CPU module in eval mode and the
         names of its outputs: ``['scores']`` or ``['layer<i+1>', ...]`` for
         the stages ``i`` of the backbone's ``out_indices``.
+
+    Raises:
+        CheckpointMismatchError: Unless ``allow_partial``, if a local
+            checkpoint does not hold exactly the weights of the config's
+            model (e.g. it was trained with another config).
     """
-    if task_of(cfg) == 'detection':
-        if not backbone_only:
-            raise ValueError(
-                'Detectors export only their backbone (the detection heads '
-                'and their post-processing are the business of MMDeploy); '
-                'pass --backbone-only.')
+    detector = task_of(cfg) == 'detection'
+    if detector and not backbone_only:
+        raise ValueError(
+            'Detectors export only their backbone (the detection heads '
+            'and their post-processing are the business of MMDeploy); '
+            'pass --backbone-only.')
+    # a URL is downloaded by the loader; local files are checked
+    local = '://' not in checkpoint
+    if local:
+        check_checkpoint_file(checkpoint)
+    if detector:
         from mmdet.apis import init_detector
         with runner_checkpoint_loading():
             model = init_detector(cfg, checkpoint, device='cpu')
@@ -110,6 +126,9 @@ def build_export_module(
         from mmpretrain.apis import get_model
         with runner_checkpoint_loading():
             model = get_model(cfg, pretrained=checkpoint, device='cpu')
+    # both load with strict=False: a mismatch is only a warning
+    if local and not allow_partial:
+        check_checkpoint_fits(model, checkpoint)
     if not backbone_only:
         return ClassScores(model).eval(), [SCORES_NAME]
     out_indices = getattr(model.backbone, 'out_indices', None)

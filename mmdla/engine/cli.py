@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .config_diff import flatten_config
-from .model_check import check_neck_channels
+from .model_check import check_config_options, check_neck_channels
 
 
 def add_cfg_options_arg(
@@ -201,6 +201,7 @@ def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type`` if it names one, else MMEngine's
     :class:`Runner` (which picks the default scope's runner), once the
     model's neck is checked to fit its backbone."""
+    check_config_options(cfg)
     check_neck_channels(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

@@ -23,6 +23,7 @@ and the means' broadcasts together). Under ``torch.compile`` the step takes
 a traceable form instead (:func:`_traceable_light_step`).
 """
 import functools
+import os
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -312,6 +313,12 @@ def fused_light_step(
     While ``torch.compile`` traces, the step takes a traceable form (custom
     ops with their own autograd formulas around ``kernels_fn``, see
     :func:`_traceable_light_step`), without ``pre_activation``.
+
+    Raises:
+        ValueError: For inputs or a norm the step does not cover.
+        RuntimeError: For inputs on a device other than CUDA (or ``meta``),
+            unless ``TRITON_INTERPRET=1`` runs the kernels in Triton's
+            interpreter.
     """
     if not fused_step_supported(x, r, norm):
         raise ValueError(
@@ -329,6 +336,16 @@ def fused_light_step(
             sample_scale = torch.ones(x.shape[0], device=x.device)
         return _traceable_light_step(x, r, kernels_fn, tuple(state), norm,
                                      sample_scale.float())
+    if x.device.type not in (
+            'cuda', 'meta') and os.environ.get('TRITON_INTERPRET') != '1':
+        raise RuntimeError(
+            'fused=True (model.backbone.fused) runs the DLA-L step in '
+            'Triton kernels, which need a CUDA GPU, but the input is on the '
+            f"{x.device.type}. Set fused='auto' (the fused step on the "
+            'devices where it is measured faster, else the PyTorch path) or '
+            'fused=False, e.g. --cfg-options model.backbone.fused=auto; to '
+            "run the kernels on the CPU in Triton's interpreter (slow, for "
+            'tests), set TRITON_INTERPRET=1.')
     if sample_scale is None:
         sample_scale = _ones(x.shape[0], x.device)
     state, params = tuple(state), tuple(params)

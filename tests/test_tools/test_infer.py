@@ -1,5 +1,6 @@
 """tools/infer.py: top classes of a classifier, painted detections of a
-detector, on the demo configs with seeded random weights."""
+detector, on the demo configs with seeded random weights; a checkpoint of
+another model is refused before any image is processed."""
 import importlib.util
 import json
 import os
@@ -13,9 +14,10 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mmdla.apis import expand_images, load_config
+from mmdla.apis import build_inferencer, expand_images, load_config
 from mmdla.datasets import CLS_CLASSES
 from mmdla.datasets.synthetic_shapes import draw_classification_image
+from mmdla.engine import CheckpointMismatchError
 
 # MMPretrain's CustomDataset names the classes after the sorted folders
 CLS_DATASET_META = dict(classes=tuple(sorted(CLS_CLASSES)))
@@ -186,3 +188,59 @@ def test_no_readable_image_is_an_error(cls_demo, repo_root, run_tool,
         result.stdout
     assert 'no image could be read (see the warnings above); nothing to ' \
         'infer on' in result.stdout
+
+
+def test_detector_checkpoint_for_a_classifier_is_refused(
+        infer_tool, cls_demo, faster_rcnn_demo, random_checkpoint, monkeypatch,
+        tmp_path):
+    """Once an IndexError at the classes of the detector's three shapes;
+    now refused before any image is read or painted."""
+    meta = load_config(faster_rcnn_demo).test_dataloader.dataset.metainfo
+    checkpoint = random_checkpoint(faster_rcnn_demo, dict(meta))
+    # the scope of a fresh process (MMPretrain's inferencer builds its
+    # pipeline in the current one; writing the checkpoint set MMDet's)
+    init_default_scope('mmpretrain')
+    _write_shapes(tmp_path, ['shape.png'])
+    out_dir = tmp_path / 'painted'
+    monkeypatch.setattr(sys, 'argv', [
+        'infer.py', cls_demo, checkpoint,
+        str(tmp_path / 'shape.png'), '--out-dir',
+        str(out_dir), '--device', 'cpu'
+    ])
+    with pytest.raises(CheckpointMismatchError) as error:
+        infer_tool.main()
+    message = str(error.value)
+    assert message.startswith(f'Checkpoint {checkpoint!r} does not fit the '
+                              'model of the config: ')
+    # the detector's 7 x 7 stem of 32 channels, the classifier's 3 x 3 of 16
+    assert 'backbone.conv1.weight: (32, 3, 7, 7) in the checkpoint vs. ' \
+        '(16, 3, 3, 3) in the model' in message
+    assert message.endswith('--allow-partial-checkpoint to load the '
+                            'matching weights on purpose.')
+    assert not out_dir.exists()
+
+
+def test_checkpoint_of_another_depth_is_refused(cls_demo, random_checkpoint):
+    # depth 29 has three bottlenecks a stage, the config's depth 20 two
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META,
+                                   {'model.backbone.depth': 29})
+    cfg = load_config(cls_demo)
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'keys of the checkpoint are not in the model \('
+            r'backbone\.layer1\.2\.'):
+        build_inferencer(cfg, checkpoint, 'cpu')
+    # on purpose: the weights that fit are loaded
+    inferencer = build_inferencer(cfg, checkpoint, 'cpu', allow_partial=True)
+    stem = torch.load(checkpoint)['state_dict']['backbone.conv1.weight']
+    assert torch.equal(inferencer.model.backbone.conv1.weight, stem)
+
+
+def test_classifier_checkpoint_for_a_detector_is_refused(
+        cls_demo, faster_rcnn_demo, random_checkpoint):
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META)
+    with pytest.raises(
+            CheckpointMismatchError,
+            match='backbone.conv1.weight: \\(16, 3, 3, 3\\) in the '
+            'checkpoint vs. \\(32, 3, 7, 7\\) in the model'):
+        build_inferencer(load_config(faster_rcnn_demo), checkpoint, 'cpu')

@@ -1,6 +1,8 @@
 """ONNX export (mmdla.deployment, tools/deployment/pytorch2onnx.py): DLA-L,
 DLA-B and the static baselines export with a dynamic batch, and ONNX Runtime
-matches PyTorch at batch 1 and 3 from one file."""
+matches PyTorch at batch 1 and 3 from one file; a checkpoint of another
+model is refused before a file is written."""
+import importlib.util
 import os.path as osp
 import sys
 
@@ -13,6 +15,7 @@ import torch
 from mmdla.apis import load_config
 from mmdla.datasets import CLS_CLASSES
 from mmdla.deployment import build_export_module, export_onnx
+from mmdla.engine import CheckpointMismatchError
 
 CLS_DATASET_META = dict(classes=tuple(sorted(CLS_CLASSES)))
 SHAPE = (32, 32)
@@ -131,3 +134,49 @@ def test_output_folder_is_checked_before_export(cls_demo, random_checkpoint,
     assert message.format(tmp=tmp_path) in result.stdout
     assert 'ONNX file written' not in result.stdout
     assert not list(tmp_path.rglob('*.onnx'))
+
+
+@pytest.fixture(scope='module')
+def export_tool(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'mmdla_tool_pytorch2onnx',
+        osp.join(repo_root, 'tools', 'deployment', 'pytorch2onnx.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_checkpoint_of_another_depth_writes_no_file(cls_demo,
+                                                    random_checkpoint,
+                                                    export_tool, monkeypatch,
+                                                    tmp_path):
+    # depth 29 has three bottlenecks a stage, the config's depth 20 two
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META,
+                                   {'model.backbone.depth': 29})
+    onnx_file = tmp_path / 'classifier.onnx'
+    monkeypatch.setattr(sys, 'argv', [
+        'pytorch2onnx.py', cls_demo, checkpoint, '--output-file',
+        str(onnx_file), '--shape', '32', '32'
+    ])
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'keys of the checkpoint are not in the model \('
+            r'backbone\.layer1\.2\.'):
+        export_tool.main()
+    assert not onnx_file.exists()
+    # on purpose: the weights that fit are loaded
+    module, _ = build_export_module(
+        load_config(cls_demo), checkpoint, allow_partial=True)
+    stem = torch.load(checkpoint)['state_dict']['backbone.conv1.weight']
+    assert torch.equal(module.classifier.backbone.conv1.weight, stem)
+
+
+def test_classifier_checkpoint_for_a_detector_backbone_is_refused(
+        cls_demo, faster_rcnn_demo, random_checkpoint):
+    checkpoint = random_checkpoint(cls_demo, CLS_DATASET_META)
+    with pytest.raises(
+            CheckpointMismatchError,
+            match='backbone.conv1.weight: \\(16, 3, 3, 3\\) in the '
+            'checkpoint vs. \\(32, 3, 7, 7\\) in the model'):
+        build_export_module(
+            load_config(faster_rcnn_demo), checkpoint, backbone_only=True)

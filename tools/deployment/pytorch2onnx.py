@@ -18,8 +18,10 @@ features of the backbone, ``layer1`` ... (one per entry of its
 size); otherwise the batch size is 1. ``--verify`` runs the file in ONNX
 Runtime and compares it with PyTorch on random inputs (batch 1, and batch 3
 after a dynamic export); the tool fails if a relative error
-``max|onnx - torch| / max|torch|`` exceeds 1e-4. Needs the ``deploy`` extra
-(``pip install -r requirements/deploy.txt``).
+``max|onnx - torch| / max|torch|`` exceeds 1e-4. The checkpoint must hold
+exactly the weights of the config's model (as for ``tools/test.py``):
+otherwise nothing is written, unless ``--allow-partial-checkpoint`` is given.
+Needs the ``deploy`` extra (``pip install -r requirements/deploy.txt``).
 """
 import argparse
 
@@ -61,6 +63,11 @@ def parse_args() -> argparse.Namespace:
         '--backbone-only',
         action='store_true',
         help='export the backbone alone (required for detectors)')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='export even if weights of the model are missing from the '
+        'checkpoint, or the checkpoint has others (they are left out)')
     add_cfg_options_arg(parser)
     args = parser.parse_args()
     if min(args.shape) < 1:
@@ -73,7 +80,8 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     module, output_names = build_export_module(cfg, args.checkpoint,
-                                               args.backbone_only)
+                                               args.backbone_only,
+                                               args.allow_partial_checkpoint)
     shape = tuple(args.shape)
     export_onnx(module, args.output_file, shape, output_names,
                 args.dynamic_export, args.opset_version)
