@@ -67,6 +67,31 @@ def test_config_builds_dla_model(path):
     assert sum(p.numel() for p in model.parameters()) == PARAMETERS[path.stem]
 
 
+@pytest.mark.parametrize(
+    'path',
+    CONFIGS + NEW_STYLE_CONFIGS + sorted((CONFIG_DIR / 'demo').glob('*.py')),
+    ids=config_id)
+def test_config_survives_a_cluster(path):
+    from mmdla.engine import PreemptibleEpochBasedTrainLoop, SafeLoadRunner
+    from mmdla.registry import LOOPS, RUNNERS
+
+    cfg = load(path)
+
+    def resolved(value, registry):
+        if isinstance(value, LazyObject):
+            return value.build()
+        return value if inspect.isclass(value) else registry.get(value)
+
+    # a stop signal saves the iteration; checkpoints load without code
+    assert resolved(cfg.train_cfg.type,
+                    LOOPS) is PreemptibleEpochBasedTrainLoop
+    assert 'by_epoch' not in cfg.train_cfg
+    assert resolved(cfg.runner_type, RUNNERS) is SafeLoadRunner
+    # a stuck rank ends the run in minutes, not torch's default 30
+    timeout = cfg.env_cfg.dist_cfg.timeout
+    assert 0 < timeout < 30 * 60
+
+
 @pytest.mark.parametrize('path', DETECTION_CONFIGS, ids=config_id)
 def test_detection_recipe(path):
     cfg = load(path)
