@@ -107,9 +107,14 @@ def samples(record: Path, rank: int = 0) -> List[list]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def weights(path: Path) -> Dict[str, torch.Tensor]:
-    return torch.load(
-        path, map_location='cpu', weights_only=False)['state_dict']
+def assert_same_weights(expected: Path, actual: Path) -> None:
+    """The two checkpoints hold exactly the same weights."""
+    expected_weights, actual_weights = [
+        torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+        for path in (expected, actual)
+    ]
+    for name, value in expected_weights.items():
+        assert torch.equal(actual_weights[name], value), name
 
 
 @pytest.fixture
@@ -163,10 +168,8 @@ def test_sigterm_saves_the_iteration_and_resume_repeats_the_run(
     # the same batches in the same order: none twice, none left out
     assert samples(split_record) == samples(whole_record)
     assert [it for it, _ in samples(whole_record)] == list(range(12))
-    expected, actual = weights(tmp_path / 'w' / 'epoch_2.pth'), weights(
-        work_dir / 'epoch_2.pth')
-    for name, value in expected.items():
-        assert torch.equal(actual[name], value), name
+    assert_same_weights(tmp_path / 'w' / 'epoch_2.pth',
+                        work_dir / 'epoch_2.pth')
 
 
 def test_sigterm_to_dist_train_stops_both_ranks_at_one_iteration(
@@ -224,10 +227,8 @@ def test_sigterm_to_dist_train_stops_both_ranks_at_one_iteration(
     assert resumed.returncode == 0, resumed.stdout[-5000:]
     for rank in (0, 1):
         assert samples(split_record, rank) == samples(whole_record, rank)
-    expected, actual = weights(tmp_path / 'w' / 'epoch_2.pth'), weights(
-        work_dir / 'epoch_2.pth')
-    for name, value in expected.items():
-        assert torch.equal(actual[name], value), name
+    assert_same_weights(tmp_path / 'w' / 'epoch_2.pth',
+                        work_dir / 'epoch_2.pth')
 
 
 def test_restarted_group_resumes_from_the_latest_checkpoint(
