@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Sampler
 from mmdla.registry import LOOPS
 from .hooks import RandomStateHook
 from .hooks.atomic_checkpoint_hook import save_checkpoint_atomically
+from .sample_errors import name_sample_errors
 
 #: Exit status of a training that stopped on a signal after saving.
 EXIT_STOPPED = 75
@@ -171,7 +172,13 @@ def loader_from_batch(loader: DataLoader, start: int, seed: int) -> DataLoader:
 class PreemptibleEpochBasedTrainLoop(EpochBasedTrainLoop):
     """MMEngine's ``EpochBasedTrainLoop`` that stops on ``SIGTERM`` or
     ``SIGUSR1`` with a checkpoint of the last iteration, and resumes in the
-    middle of an epoch (see the module's documentation)."""
+    middle of an epoch (see the module's documentation). An error raised
+    while a training sample is prepared names the sample's file
+    (:func:`~mmdla.engine.sample_errors.name_sample_errors`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        name_sample_errors(self.dataloader.dataset)
 
     def run(self) -> torch.nn.Module:
         with StopRequest() as self._stop_request:

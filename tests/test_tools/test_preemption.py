@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -260,22 +262,24 @@ def test_restarted_group_resumes_from_the_latest_checkpoint(
 
 
 def test_rank_failing_on_an_image_is_the_reported_root_cause(
-        tmp_path, repo_root, cls_demo, run_tool) -> None:
+        tmp_path, repo_root, cls_demo, run_tool, tool_env) -> None:
     data_root = tmp_path / 'data'
     generate_shapes_cls(str(data_root), num_train=12, num_val=6)
-    broken = sorted((data_root / 'train').rglob('*.png'))[3]
-    broken.write_bytes(b'not an image')  # passes the data check's file test
+    # one image over OpenCV's pixel limit: OpenCV's error names no file
+    large = sorted((data_root / 'train').rglob('*.png'))[3]
+    cv2.imwrite(str(large), np.zeros((64, 64, 3), np.uint8))
+    env = dict(tool_env, OPENCV_IO_MAX_IMAGE_PIXELS=str(48 * 48))
     result = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), cls_demo, '2',
         '--work-dir', str(tmp_path / 'work_dir'), '--cfg-options',
         *(f'{loader}.dataset.data_root={data_root}/'
           for loader in ('train_dataloader', 'val_dataloader',
                          'test_dataloader')), 'train_dataloader.batch_size=2'
-    ], cwd=str(tmp_path), timeout=300)
+    ], cwd=str(tmp_path), env=env, timeout=300)
     assert result.returncode != 0
     # torchrun's report ends with the root cause: the rank that failed on
     # the file, not the other rank's lost connection
     root_cause = result.stdout.rsplit('Root Cause', 1)[-1]
-    assert f'failed to load image: {broken}' in root_cause, \
-        result.stdout[-3000:]
+    assert 'CV_IO_MAX_IMAGE_PIXELS' in root_cause, result.stdout[-3000:]
+    assert f'while preparing the sample {large}' in root_cause
     assert 'Connection closed by peer' not in root_cause
