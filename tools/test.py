@@ -24,7 +24,7 @@ from mmdla.engine import (check_checkpoint_file, check_checkpoint_fits,
                           exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
-from mmdla.utils import runner_checkpoint_loading
+from mmdla.utils import is_local_path, runner_checkpoint_loading
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -94,7 +94,7 @@ def main() -> None:
     args = parse_args()
     cfg = apply_common_args(Config.fromfile(args.config), args)
     cfg.load_from = args.checkpoint
-    remote = '://' in args.checkpoint
+    remote = not is_local_path(args.checkpoint)
     if not remote and not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'Checkpoint {args.checkpoint!r} does not exist; train one with '

@@ -40,16 +40,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from mmdla.engine import (EXIT_STOPPED, TrainingStopped, check_checkpoint_file,
-                          exit_distributed_run, find_resume_checkpoint,
+from mmdla.engine import (EXIT_STOPPED, TrainingStopped, exit_distributed_run,
                           setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
 from mmdla.engine.distributed import launcher_rank
 from mmdla.engine.resume import (finished_run_message, prepare_resume,
-                                 restart_count, resume_after_restart)
+                                 resolve_resume)
 from mmdla.engine.work_dir import claim_work_dir
-from mmdla.utils import runner_checkpoint_loading
+from mmdla.utils import is_local_path, runner_checkpoint_loading
 from mmdla.utils.data_check import check_data_roots
 
 
@@ -121,17 +120,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 'batch size its learning rate was set for.')
         cfg.auto_scale_lr.enable = True
 
-    # resume: an explicit checkpoint, or the latest one of the work dir
-    # (asked for, or a job its launcher restarted)
-    if args.resume == 'auto':
-        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
-        # no checkpoint at all in the work dir: a new run
-        cfg.resume = cfg.load_from is not None
-    elif args.resume is not None:
-        if '://' not in args.resume:
-            check_checkpoint_file(args.resume)
-        cfg.resume = True
-        cfg.load_from = args.resume
+    resolve_resume(cfg, args)
     return cfg
 
 
@@ -141,16 +130,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 @record
 def main() -> None:
     args = parse_args()
-    if restart_count() > 0:
-        print_log(
-            f'Restart {restart_count()} of this job: resuming from the '
-            'latest checkpoint of the work dir.',
-            logger='current')
-        args.resume, args.new_run = resume_after_restart(args.resume), False
     cfg = merge_args(Config.fromfile(args.config), args)
-    resuming = bool(cfg.get('resume') and cfg.get('load_from'))
-    if resuming and '://' not in cfg.load_from:
-        message = finished_run_message(cfg, cfg.load_from, args.config)
+    resumed = cfg.load_from if cfg.get('resume') else None
+    if resumed and is_local_path(resumed):
+        message = finished_run_message(cfg, resumed, args.config)
         if message is not None:
             print_log(message, logger='current')
             return
@@ -166,8 +149,8 @@ def main() -> None:
     setup_distributed(cfg, args.launcher, args.dist_backend)
 
     runner = build_runner(cfg)
-    if resuming:
-        prepare_resume(runner, cfg.load_from)
+    if resumed:
+        prepare_resume(runner, resumed)
     try:
         with runner_checkpoint_loading():
             runner.train()

@@ -4,8 +4,7 @@ the plain-ResNet counterpart of a DLA model, FLOP counting, image folders
 through a config's test pipeline and the statistics of the layer
 attention."""
 from .batches import detection_batch, fixed_proposals, synthetic_batch
-from .cli import (add_amp_argument, add_shape_argument, amp_autocast,
-                  non_negative_int, positive_int)
+from .cli import add_amp_argument, add_shape_argument, amp_autocast
 from .config import (CLASSIFICATION_SHAPE, DETECTION_SHAPE, build_model,
                      default_input_shape, is_detection, load_config)
 from .counterpart import (DIFFERENT_MEANING, default_initialised,
@@ -25,7 +24,7 @@ __all__ = [
     'default_initialised', 'default_input_shape', 'detection_batch',
     'dla_stages', 'find_images', 'fixed_proposals', 'format_profile',
     'format_summary', 'held_bytes', 'is_detection', 'layer_attention_stats',
-    'load_config', 'non_negative_int', 'peak_memory', 'plain_counterpart',
-    'positive_int', 'preprocessed_batches', 'profile_step', 'synchronize',
-    'synthetic_batch', 'tensor_bytes', 'time_per_call', 'two_stage_forward'
+    'load_config', 'peak_memory', 'plain_counterpart', 'preprocessed_batches',
+    'profile_step', 'synchronize', 'synthetic_batch', 'tensor_bytes',
+    'time_per_call', 'two_stage_forward'
 ]

@@ -40,29 +40,6 @@ def input_shape(values: Sequence[int]) -> Tuple[int, int]:
     return (values[0], values[0]) if len(values) == 1 else tuple(values)
 
 
-def positive_int(text: str) -> int:
-    """``type`` of an argparse option that counts something (at least 1);
-    argparse turns the ``ArgumentTypeError`` into a usage error naming the
-    option."""
-    return _int_at_least(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """``type`` of an argparse option that may be 0 (e.g. warm-up steps)."""
-    return _int_at_least(text, 0)
-
-
-def _int_at_least(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected an integer, got {text!r}') from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {value}')
-    return value
-
-
 def kernel_device(name: str) -> torch.device:
     """The device ``name`` of a tool that runs the fused kernels of
     :mod:`mmdla.ops`. On the CPU they run in Triton's interpreter:

@@ -6,6 +6,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from torch import nn
 
+from mmdla.engine.cli import merge_cfg_options
+
 # Input size used for detection configs when no shape is given: a COCO
 # image resized to 1333 x 800 and padded to a multiple of 32.
 DETECTION_SHAPE = (800, 1344)
@@ -14,17 +16,20 @@ CLASSIFICATION_SHAPE = (224, 224)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file and apply command-line overrides to it.
+    """Load a config file and apply command-line overrides to it, validated
+    as ``tools/train.py`` validates them
+    (:func:`~mmdla.engine.cli.merge_cfg_options`).
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the config is neither an mmdet nor an mmpretrain one.
+        ValueError: If the config is neither an mmdet nor an mmpretrain one,
+            or an override names a key that nothing reads or a variable of
+            the config file.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {str(path)!r} does not exist.')
     cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)
     if cfg.get('default_scope') not in ('mmdet', 'mmpretrain'):
         raise ValueError(
             f'{path} has default_scope={cfg.get("default_scope")!r}; only '

@@ -26,7 +26,7 @@ from torch import nn
 
 from mmdla.apis import task_of
 from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
-from mmdla.utils import runner_checkpoint_loading
+from mmdla.utils import is_local_path, runner_checkpoint_loading
 
 #: Name of the graph's input, the normalised image tensor.
 INPUT_NAME = 'input'
@@ -115,7 +115,7 @@ def build_export_module(
             'and their post-processing are the business of MMDeploy); '
             'pass --backbone-only.')
     # a URL is downloaded by the loader; local files are checked
-    local = '://' not in checkpoint
+    local = is_local_path(checkpoint)
     if local:
         check_checkpoint_file(checkpoint)
     if detector:

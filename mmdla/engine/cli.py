@@ -1,10 +1,12 @@
-"""Command-line handling shared by the scripts of ``tools/``."""
+"""Command-line handling shared by the scripts of ``tools/``: counts,
+``--cfg-options`` and its validated merge, output files, the launcher
+arguments and the runner."""
 import argparse
 import difflib
 import inspect
 import os
 import os.path as osp
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
@@ -24,16 +26,27 @@ def add_cfg_options_arg(
         '--cfg-options', nargs='+', action=DictAction, help=help)
 
 
-def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                   names: Iterable[str]) -> None:
-    """Exit with a usage error if one of the optional integer arguments
-    ``names`` (attribute names of ``args``, e.g. ``'batch_size'`` for
-    ``--batch-size``) is given below 1."""
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1, '
-                         f'got {value}')
+def positive_int(text: str) -> int:
+    """``type`` of an argparse option that counts something (at least 1);
+    argparse turns the ``ArgumentTypeError`` into a usage error naming the
+    option."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """``type`` of an argparse option that may be 0 (e.g. warm-up steps)."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected an integer, got {text!r}') from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {value}')
+    return value
 
 
 def check_output_file(parser: argparse.ArgumentParser, option: str,
@@ -181,14 +194,21 @@ def check_substituted_variables(cfg: Config, options: Dict[str, Any]) -> None:
             f'{fixes}')
 
 
+def merge_cfg_options(cfg: Config, options: Optional[Dict[str, Any]]) -> None:
+    """Merge ``--cfg-options`` into ``cfg``, refusing a top-level key that
+    nothing reads (:func:`check_top_level_keys`) and a variable of the
+    config file (:func:`check_substituted_variables`)."""
+    if options:
+        check_top_level_keys(cfg, options)
+        check_substituted_variables(cfg, options)
+        cfg.merge_from_dict(options)
+
+
 def apply_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Set the launcher, merge ``--cfg-options`` and choose the work dir:
     ``--work-dir``, else the config's, else ``./work_dirs/<config name>``."""
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        check_top_level_keys(cfg, args.cfg_options)
-        check_substituted_variables(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

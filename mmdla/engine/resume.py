@@ -1,4 +1,4 @@
-"""Checks of a resume before it trains: is this process a restart, is there
+"""The resume of a run: whether and from where it resumes, is there
 anything left to train, does the checkpoint hold the config's model, and
 what did the config change.
 
@@ -6,16 +6,20 @@ MMEngine's runner resumes a finished run by training nothing and exiting
 with status 0, and resumes a checkpoint of another model until the
 optimizer's state fails to load ("loaded state dict contains a parameter
 group that doesn't match the size of optimizer's group"). ``tools/train.py``
-calls :func:`finished_run_message` before building the runner and
-:func:`prepare_resume` after it.
+calls :func:`resolve_resume` and :func:`finished_run_message` before
+building the runner and :func:`prepare_resume` after it.
 """
+import argparse
 import os
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from .checkpoint_files import read_checkpoint
+from mmdla.utils import is_local_path
+from .checkpoint_files import (check_checkpoint_file, find_resume_checkpoint,
+                               read_checkpoint)
 from .checkpoint_match import check_checkpoint_fits
 from .hooks import ResumedConfigHook
 
@@ -31,13 +35,49 @@ def restart_count() -> int:
     return max(counts)
 
 
-def resume_after_restart(resume: Optional[str]) -> Optional[str]:
-    """The ``--resume`` value of a run: as given, or ``'auto'`` (the latest
-    checkpoint of the work dir) in a job its launcher restarted, whose first
-    command line could not know that it would need one."""
-    if resume is None and restart_count() > 0:
-        return 'auto'
-    return resume
+def resolve_resume(cfg: Config, args: argparse.Namespace) -> Optional[str]:
+    """Decide whether the run resumes, and from which checkpoint; set
+    ``cfg.resume`` and ``cfg.load_from`` to say so.
+
+    - ``--resume PATH`` (``args.resume``): that checkpoint, which must be a
+      complete file if it is local;
+    - ``--resume`` without a path (``'auto'``), or no ``--resume`` in a job
+      its launcher restarted (:func:`restart_count`), whose first command
+      line could not know that it would need one: the latest checkpoint of
+      the work dir (:func:`find_resume_checkpoint`), or a new run if it
+      holds none;
+    - otherwise the config's own ``resume`` and ``load_from``.
+
+    A restarted job never moves its own earlier run aside: its
+    ``args.new_run`` is cleared.
+
+    Returns:
+        str, optional: The checkpoint the run resumes from, or ``None``.
+
+    Raises:
+        CheckpointFileError: If the checkpoint given is not a complete file,
+            or the work dir holds only unusable ones.
+    """
+    resume = args.resume
+    if restart_count() > 0:
+        print_log(
+            f'Restart {restart_count()} of this job: resuming from the '
+            'latest checkpoint of the work dir.',
+            logger='current')
+        args.new_run = False
+        if resume is None:
+            resume = 'auto'
+    if resume == 'auto':
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        # no checkpoint at all in the work dir: a new run
+        cfg.resume = cfg.load_from is not None
+    elif resume is not None:
+        if is_local_path(resume):
+            check_checkpoint_file(resume)
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg.load_from if cfg.get('resume') and cfg.get('load_from') \
+        else None
 
 
 def finished_run_message(cfg: Config, checkpoint: str,
@@ -79,7 +119,7 @@ def prepare_resume(runner: Runner, checkpoint: str) -> None:
             model (a checkpoint of another config); checked before the
             runner loads it, for a local file.
     """
-    if '://' not in checkpoint:
+    if is_local_path(checkpoint):
         check_checkpoint_fits(
             runner.model,
             checkpoint,

@@ -10,9 +10,11 @@ from .checkpoint_allowlist import (runner_checkpoint_globals,
                                    runner_checkpoints_load)
 from .compat import (apply_compat_patches, config_base_lookup_patched,
                      mmdla_config_root)
+from .paths import is_local_path
 
 __all__ = [
-    'apply_compat_patches', 'config_base_lookup_patched', 'mmdla_config_root',
+    'apply_compat_patches', 'config_base_lookup_patched', 'is_local_path',
+    'mmdla_config_root',
     'runner_checkpoint_globals', 'runner_checkpoint_loading',
     'runner_checkpoints_load'
 ]

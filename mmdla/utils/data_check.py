@@ -47,12 +47,13 @@ from mmengine.config import Config
 from mmengine.registry import DATASETS
 from PIL import Image
 
+from .paths import is_local_path
+
 #: Data roots of the bundled demo datasets and the command that creates them.
 DEMO_DATA_HINTS = {
     'shapes_coco': 'python tools/misc/generate_demo_data.py',
     'shapes_cls': 'python tools/misc/generate_demo_data.py',
 }
-_URI_PREFIXES = ('s3://', 'http://', 'https://', 'petrel://', 'hdfs://')
 #: How many offending files or annotation ids a message lists.
 _SHOWN = 5
 
@@ -83,10 +84,6 @@ def _dataloader_datasets(
                                              f'{loader_key}.dataset')
 
 
-def _is_local(path: str) -> bool:
-    return not path.startswith(_URI_PREFIXES)
-
-
 def _prefix_folders(dataset_cfg: dict) -> List[Tuple[str, str]]:
     """``(field, folder)`` of the non-empty ``data_prefix`` entries (a string
     or a dict of strings), joined with ``data_root`` as MMEngine does."""
@@ -101,17 +98,17 @@ def _prefix_folders(dataset_cfg: dict) -> List[Tuple[str, str]]:
 def _missing_paths(dataset_cfg: dict) -> List[Tuple[str, str]]:
     """``(field, path)`` pairs of a dataset config that do not exist."""
     data_root = dataset_cfg.get('data_root') or ''
-    if data_root and _is_local(data_root) and not osp.isdir(data_root):
+    if data_root and is_local_path(data_root) and not osp.isdir(data_root):
         return [('data_root', data_root)]
     missing = []
     ann_file = dataset_cfg.get('ann_file') or ''
     if ann_file:
         path = osp.join(data_root, ann_file)
-        if _is_local(path) and not osp.exists(path):
+        if is_local_path(path) and not osp.exists(path):
             missing.append(('ann_file', path))
     missing += [(field, folder)
                 for field, folder in _prefix_folders(dataset_cfg)
-                if _is_local(folder) and not osp.isdir(folder)]
+                if is_local_path(folder) and not osp.isdir(folder)]
     return missing
 
 
@@ -675,7 +672,7 @@ def _class_folders(dataset_cfg: dict) -> Optional[Tuple[str, List[str]]]:
         'data_prefix',
         prefixes.get('data_prefix.img_path',
                      dataset_cfg.get('data_root') or ''))
-    if not _is_local(root) or not osp.isdir(root):
+    if not is_local_path(root) or not osp.isdir(root):
         return None
     return root, sorted(
         entry.name for entry in os.scandir(root) if osp.isdir(entry.path))
@@ -914,7 +911,8 @@ def _content_problems(cfg: Config, dataloaders: Sequence[str],
                 dataset_cfg.get('data_root') or '',
                 dataset_cfg.get('ann_file') or '')
             if (_type_name(dataset_cfg) == 'CocoDataset'
-                    and dataset_cfg.get('ann_file') and _is_local(ann_file)):
+                    and dataset_cfg.get('ann_file')
+                    and is_local_path(ann_file)):
                 problems += _coco_problems(
                     dataset_cfg,
                     key,
@@ -984,7 +982,8 @@ def check_data_roots(cfg: Config,
         for key, metric_cfg in _evaluator_metrics(
                 cfg.get(evaluator_key), evaluator_key):
             ann_file = metric_cfg.get('ann_file')
-            if ann_file and _is_local(ann_file) and not osp.exists(ann_file):
+            if ann_file and is_local_path(ann_file) \
+                    and not osp.exists(ann_file):
                 missing.append((f'{key}.ann_file', ann_file))
     # the same path is often shared by several keys; report each key once
     missing = list(dict.fromkeys(missing))

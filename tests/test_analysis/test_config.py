@@ -30,6 +30,15 @@ def test_config_is_loaded_with_overrides():
     assert isinstance(cfg, Config) and cfg.model.backbone.depth == 101
 
 
+@pytest.mark.parametrize('options, refusal', [
+    ({'randomnes.seed': 1}, "the config has no key 'randomnes'"),
+    ({'data_root': '/other/'}, "'data_root' is a variable of the config"),
+])
+def test_overrides_are_validated_as_train_does(cls_demo, options, refusal):
+    with pytest.raises(ValueError, match=refusal):
+        load_config(cls_demo, options)
+
+
 def test_build_model_moves_the_data_preprocessor_into_the_model():
     cfg = load_config(CONFIG_DIR / 'dla110_1xb128_cifar10.py')
     model = build_model(cfg)

@@ -4,33 +4,33 @@ import argparse
 import pytest
 from mmengine.config import Config
 
-from mmdla.engine.cli import (add_cfg_options_arg, check_positive,
-                              check_substituted_variables)
+from mmdla.engine.cli import (add_cfg_options_arg, check_substituted_variables,
+                              non_negative_int, positive_int)
 
 
 def counts_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='tool')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--max-images', type=int)
+    parser.add_argument('--batch-size', type=positive_int, default=1)
+    parser.add_argument('--warmup', type=non_negative_int, default=0)
     return parser
 
 
-def test_check_positive_accepts_unset_and_positive_counts():
+def test_counts_accept_unset_and_allowed_values():
     parser = counts_parser()
-    for argv in ([], ['--max-images', '1', '--batch-size', '4']):
-        args = parser.parse_args(argv)
-        check_positive(parser, args, ('batch_size', 'max_images'))
+    assert vars(parser.parse_args([])) == dict(batch_size=1, warmup=0)
+    args = parser.parse_args(['--batch-size', '4', '--warmup', '0'])
+    assert (args.batch_size, args.warmup) == (4, 0)
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['--batch-size', '0'], '--batch-size must be >= 1, got 0'),
-    (['--max-images', '-2'], '--max-images must be >= 1, got -2'),
+    (['--batch-size', '0'], 'argument --batch-size: must be >= 1, got 0'),
+    (['--warmup', '-2'], 'argument --warmup: must be >= 0, got -2'),
+    (['--batch-size', 'two'],
+     "argument --batch-size: expected an integer, got 'two'"),
 ])
-def test_check_positive_names_the_argument(argv, message, capsys):
-    parser = counts_parser()
-    args = parser.parse_args(argv)
+def test_counts_name_the_argument(argv, message, capsys):
     with pytest.raises(SystemExit) as error:
-        check_positive(parser, args, ('batch_size', 'max_images'))
+        counts_parser().parse_args(argv)
     assert error.value.code == 2
     assert f'tool: error: {message}' in capsys.readouterr().err
 

@@ -85,6 +85,29 @@ def test_resume_without_pointer_continues_from_latest_checkpoint(
     assert cfg.load_from == str(tmp_path / 'epoch_8.pth')
 
 
+@pytest.mark.parametrize('variable',
+                         ['TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT'])
+def test_restarted_job_resumes_without_resume(train_tool, monkeypatch,
+                                              tmp_path, faster_rcnn_demo,
+                                              variable):
+    for epoch in (1, 2):
+        _save_runner_checkpoint(tmp_path / f'epoch_{epoch}.pth', epoch * 4)
+    argv = [faster_rcnn_demo, '--new-run', '--work-dir', str(tmp_path)]
+    # the first start of the job: a new run, as the command line says
+    monkeypatch.setenv(variable, '0')
+    cfg = _merged(train_tool, monkeypatch, argv)
+    assert not cfg.resume
+    # restarted by its launcher: the latest checkpoint, and nothing is
+    # moved aside by the --new-run of the first command line
+    monkeypatch.setenv(variable, '1')
+    monkeypatch.setattr(sys, 'argv', ['train.py', *argv])
+    args = train_tool.parse_args()
+    cfg = train_tool.merge_args(Config.fromfile(args.config), args)
+    assert cfg.resume is True
+    assert cfg.load_from == str(tmp_path / 'epoch_2.pth')
+    assert args.new_run is False
+
+
 def test_resume_over_unusable_checkpoints_is_an_error(train_tool, monkeypatch,
                                                       tmp_path,
                                                       faster_rcnn_demo):

@@ -19,7 +19,8 @@ import argparse
 
 import torch
 
-from mmdla.analysis.cli import kernel_device, positive_int
+from mmdla.analysis.cli import kernel_device
+from mmdla.engine.cli import positive_int
 
 DTYPES = dict(bfloat16=torch.bfloat16, float16=torch.float16,
               float32=torch.float32)

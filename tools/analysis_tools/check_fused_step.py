@@ -20,7 +20,8 @@ import argparse
 import torch
 
 from mmdla.analysis.cli import (add_amp_argument, add_shape_argument,
-                                kernel_device, positive_int)
+                                kernel_device)
+from mmdla.engine.cli import positive_int
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +69,7 @@ def main() -> None:
         print(f'  {err_fused:.2e} / {err_pytorch:.2e}  {name}')
     print('two identical fused steps bitwise equal: '
           f"{'yes' if result['deterministic'] else 'NO'}")
+
 
 if __name__ == '__main__':
     main()

@@ -17,7 +17,7 @@ import sys
 import time
 
 from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
-from mmdla.engine.cli import check_positive
+from mmdla.engine.cli import positive_int
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,16 +33,14 @@ def parse_args() -> argparse.Namespace:
         help='generate only the detection (COCO) or classification set')
     parser.add_argument(
         '--num-train',
-        type=int,
+        type=positive_int,
         help='training images (default: 400 det, 1200 cls)')
     parser.add_argument(
         '--num-val',
-        type=int,
+        type=positive_int,
         help='validation images (default: 100 det, 300 cls)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
-    args = parser.parse_args()
-    check_positive(parser, args, ('num_train', 'num_val'))
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:

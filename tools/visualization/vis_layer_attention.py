@@ -26,7 +26,7 @@ from mmdla.analysis import (build_model, find_images, format_summary,
                             layer_attention_stats, load_config,
                             preprocessed_batches)
 from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
-from mmdla.engine.cli import add_cfg_options_arg, check_positive
+from mmdla.engine.cli import add_cfg_options_arg, positive_int
 from mmdla.utils import runner_checkpoint_loading
 from mmdla.visualization import layer_attention_figure
 
@@ -48,19 +48,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument(
         '--batch-size',
-        type=int,
+        type=positive_int,
         default=1,
         help='images per forward pass (images of different sizes are '
         'padded to the largest of their batch; default: 1)')
     parser.add_argument(
-        '--max-images', type=int, help='use only the first N images')
+        '--max-images',
+        type=positive_int,
+        help='use only the first N images')
     add_cfg_options_arg(
         parser,
         help='override settings of the config, e.g. '
         'model.backbone.variant=base')
-    args = parser.parse_args(argv)
-    check_positive(parser, args, ('batch_size', 'max_images'))
-    return args
+    return parser.parse_args(argv)
 
 
 def main() -> None:
