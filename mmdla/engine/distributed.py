@@ -5,7 +5,8 @@ wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a
 CPU-only machine. :func:`setup_distributed` makes the same config run on the
 CPU: it picks the gloo backend, initialises the process group itself (the
 runner then skips its own initialisation) and wraps the model without device
-ids. On GPU machines it only applies an explicitly requested backend.
+ids. On GPU machines it applies an explicitly requested backend, and
+initialises the group of a restarted job (see :func:`_init_process_group`).
 :func:`exit_distributed_run` ends the process of a rank whose run completed.
 """
 import datetime
@@ -18,6 +19,7 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from torch.distributed.distributed_c10d import default_pg_timeout
 
 # the variables each launcher sets, read by `_export_launcher_env`
 _LAUNCHER_VARIABLES = dict(
@@ -68,6 +70,18 @@ def _export_launcher_env(launcher: str) -> None:
     os.environ.setdefault('MASTER_PORT', '29500')
 
 
+#: Variables in which launchers count the restarts of a job: torchrun's
+#: elastic restarts (``--max-restarts``) and Slurm's requeues.
+RESTART_VARIABLES = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
+
+
+def restart_count() -> int:
+    """How often the launcher has restarted this job (0 on its first
+    start), from :data:`RESTART_VARIABLES`."""
+    counts = [int(os.environ.get(name) or 0) for name in RESTART_VARIABLES]
+    return max(counts)
+
+
 def launcher_rank(launcher: str) -> int:
     """The global rank of this process, as its launcher set it in the
     environment (``RANK``, ``SLURM_PROCID``, ``OMPI_COMM_WORLD_RANK``); 0
@@ -82,7 +96,8 @@ def launcher_rank(launcher: str) -> int:
 def setup_distributed(cfg: Config,
                       launcher: str,
                       backend: Optional[str] = None) -> None:
-    """Prepare ``cfg`` (and, without a GPU, the process group) for a launch.
+    """Prepare ``cfg`` (and, without a GPU or in a restarted job, the
+    process group) for a launch.
 
     Args:
         cfg: The config; ``cfg.env_cfg.dist_cfg`` and
@@ -100,23 +115,47 @@ def setup_distributed(cfg: Config,
         backend = 'gloo'
     if backend is not None:
         dist_cfg['backend'] = backend
-    if not on_cpu:
-        return
-
-    # DDP of a CPU module must not be given device ids
-    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel',
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper_cfg['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper_cfg
-
-    if not torch_dist.is_initialized():
+    if on_cpu:
+        # DDP of a CPU module must not be given device ids
+        wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cfg['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper_cfg
+    # on a GPU, MMEngine's runner initialises a first start's group itself
+    if (on_cpu or restart_count() > 0) and not torch_dist.is_initialized():
         _export_launcher_env(launcher)
-        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
-        if 'timeout' in kwargs:
-            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
-        torch_dist.init_process_group(backend=dist_cfg['backend'], **kwargs)
+        _init_process_group(dist_cfg)
+
+
+def _init_process_group(dist_cfg: dict) -> None:
+    """Initialise the default process group from the launcher's environment
+    (``env://``), with the options of ``dist_cfg`` (``timeout`` in seconds),
+    on keys of its own for each start of the job.
+
+    torchrun's processes share the store of its agent, which keeps its keys
+    across the restarts of ``--max-restarts``: the processes of a restart
+    would read the addresses of the first start's processes and fail to
+    connect ("Gloo connectFullMesh failed ... Connection refused"). The
+    restart count prefixes the keys of every start.
+    """
+    kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+    timeout = datetime.timedelta(
+        seconds=kwargs.pop('timeout')) if 'timeout' in kwargs \
+        else default_pg_timeout
+    store, rank, world_size = next(
+        torch_dist.rendezvous('env://', timeout=timeout))
+    store = torch_dist.PrefixStore(f'mmdla/start_{restart_count()}', store)
+    if dist_cfg['backend'] == 'nccl':
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+    torch_dist.init_process_group(
+        backend=dist_cfg['backend'],
+        store=store,
+        rank=rank,
+        world_size=world_size,
+        timeout=timeout,
+        **kwargs)
 
 
 def shutdown_distributed() -> None:

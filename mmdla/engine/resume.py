@@ -10,7 +10,6 @@ calls :func:`resolve_resume` and :func:`finished_run_message` before
 building the runner and :func:`prepare_resume` after it.
 """
 import argparse
-import os
 from typing import Optional
 
 from mmengine.config import Config
@@ -21,18 +20,8 @@ from mmdla.utils import is_local_path
 from .checkpoint_files import (check_checkpoint_file, find_resume_checkpoint,
                                read_checkpoint)
 from .checkpoint_match import check_checkpoint_fits
+from .distributed import restart_count
 from .hooks import ResumedConfigHook
-
-#: Variables in which launchers count the restarts of a job: torchrun's
-#: elastic restarts (``--max-restarts``) and Slurm's requeues.
-RESTART_VARIABLES = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
-
-
-def restart_count() -> int:
-    """How often the launcher has restarted this job (0 on its first
-    start), from :data:`RESTART_VARIABLES`."""
-    counts = [int(os.environ.get(name) or 0) for name in RESTART_VARIABLES]
-    return max(counts)
 
 
 def resolve_resume(cfg: Config, args: argparse.Namespace) -> Optional[str]:

@@ -15,6 +15,7 @@ on a stop signal.
 
 ``tools/dist_train.sh`` and ``tools/dist_test.sh`` run it.
 """
+import argparse
 import errno
 import socket
 import sys
@@ -34,24 +35,40 @@ def busy_port_message(argv: List[str]) -> Optional[str]:
     """Why torchrun cannot serve its master port on this machine, or
     ``None`` if it can (or another node serves it).
 
-    Only the node of rank 0 of a static rendezvous (torchrun's default with
-    ``--master-port``) binds the port; the check binds it for an instant.
+    The store listens on the master port of a static rendezvous (torchrun's
+    default with ``--master-port``) on the node of rank 0, or on the port of
+    a c10d rendezvous endpoint on the machine it names; the check binds it
+    for an instant.
     """
-    args = parse_args(argv)
-    if args.rdzv_backend != 'static' or args.master_port is None \
-            or args.node_rank != 0:
+    port = _served_port(parse_args(argv))
+    if port is None:
         return None
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as torchrun's store does: a closed connection's TIME_WAIT does not
+        # hold the port, a listening socket does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(('', args.master_port))
+            probe.bind(('', port))
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
                 return None
-            return (f'error: the master port {args.master_port} is in use '
-                    'on this machine (by another distributed run?). Choose '
-                    f'a free one: PORT={args.master_port + 1} '
-                    'tools/dist_train.sh ... (or --master-port for '
-                    'torchrun).')
+            return (f'error: the master port {port} is in use on this '
+                    'machine (by another distributed run?). Choose a free '
+                    f'one: PORT={port + 1} tools/dist_train.sh ... (or '
+                    '--master-port / --rdzv-endpoint for torchrun).')
+    return None
+
+
+def _served_port(args: argparse.Namespace) -> Optional[int]:
+    """The port torchrun's store will listen on in this process: the master
+    port of a static rendezvous on the node of rank 0, or the port of a c10d
+    rendezvous endpoint on this machine; ``None`` otherwise."""
+    if args.rdzv_backend == 'static':
+        return args.master_port if args.node_rank == 0 else None
+    host, _, port = (args.rdzv_endpoint or '').rpartition(':')
+    if args.rdzv_backend == 'c10d' and port.isdigit() and int(port) and \
+            host in ('127.0.0.1', 'localhost', socket.gethostname()):
+        return int(port)
     return None
 
 

@@ -31,7 +31,9 @@ def test_dist_train_two_cpu_processes(tmp_path, repo_root, faster_rcnn_demo,
     assert 'Distributed training: True' in result.stdout
     assert 'GPU number: 2' in result.stdout  # MMEngine's name for world size
     if not torch.cuda.is_available():
-        assert "dist_cfg: {'backend': 'gloo'}" in result.stdout
+        # with the config's collective timeout
+        assert "dist_cfg: {'backend': 'gloo', 'timeout': 900}" in \
+            result.stdout
     # 8 images, 2 processes of batch 2: 2 iterations, then evaluation
     checkpoint = _load(str(work_dir / 'epoch_1.pth'))
     assert checkpoint['meta']['iter'] == 2

@@ -92,10 +92,19 @@ def test_busy_master_port_is_named(run_tool, repo_root, tool_env, script):
             PORT=port,
             PYTHON=sys.executable,
             PYTHONPATH=tool_env['PYTHONPATH'])
-    assert result.returncode == 2, result.stdout
-    assert f'the master port {port} is in use' in result.stdout
-    assert f'PORT={port + 1} tools/dist_train.sh' in result.stdout
-    assert 'Traceback' not in result.stdout
+        # torchrun's c10d rendezvous on this machine, as well
+        c10d = run_tool([
+            sys.executable, '-m', 'mmdla.engine.torchrun',
+            '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{port}',
+            '--nproc-per-node=1', 'train.py'
+        ],
+                        cwd=repo_root,
+                        timeout=60)
+    for output in (result, c10d):
+        assert output.returncode == 2, output.stdout
+        assert f'the master port {port} is in use' in output.stdout
+        assert f'PORT={port + 1} tools/dist_train.sh' in output.stdout
+        assert 'Traceback' not in output.stdout
 
 
 @pytest.mark.parametrize('value', ['x', '-1', '1.5'])
