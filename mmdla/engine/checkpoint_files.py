@@ -115,7 +115,7 @@ def _checkpoint_iteration(path: str) -> Optional[int]:
         return None
 
 
-def _pointed_checkpoint(work_dir: str) -> Optional[str]:
+def pointed_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``<work_dir>/last_checkpoint`` names, if it exists.
 
     A pointer holds an absolute path; when that path is gone (the work dir
@@ -154,7 +154,7 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
         CheckpointFileError: If ``work_dir`` holds ``.pth`` files but none
             is a valid runner checkpoint; the message says what to pass.
     """
-    pointed = _pointed_checkpoint(work_dir)
+    pointed = pointed_checkpoint(work_dir)
     if pointed is not None:
         if _checkpoint_iteration(pointed) is not None:
             return pointed

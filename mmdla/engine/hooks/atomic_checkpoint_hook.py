@@ -13,6 +13,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
 from mmdla.registry import HOOKS
+from ..checkpoint_files import pointed_checkpoint
 
 # CheckpointHook passes options it does not know on to
 # `runner.save_checkpoint`, which takes none besides these: a misspelt option
@@ -47,15 +48,6 @@ def _remove_if_present(path: str) -> None:
     """Remove a file if it exists (a temporary file of a failed write)."""
     if osp.isfile(path):
         os.remove(path)
-
-
-def _newest_checkpoint(folder: str) -> Optional[str]:
-    """The newest ``.pth`` file of ``folder`` (hidden ones left out)."""
-    paths = [
-        osp.join(folder, name) for name in os.listdir(folder)
-        if name.endswith('.pth') and not name.startswith('.')
-    ]
-    return max(paths, key=osp.getmtime) if paths else None
 
 
 def _disk_full_error(path: str, written: int,
@@ -106,7 +98,6 @@ def save_checkpoint_atomically(runner, out_dir: str, filename: str,
     path = osp.join(out_dir, filename)
     tmp_filename = f'.{filename}.tmp'
     tmp_path = osp.join(out_dir, tmp_filename)
-    previous = _newest_checkpoint(out_dir) if is_main_process() else None
     try:
         runner.save_checkpoint(out_dir, tmp_filename, **save_kwargs)
         # only the main process writes checkpoints
@@ -120,6 +111,8 @@ def save_checkpoint_atomically(runner, out_dir: str, filename: str,
         written = osp.getsize(tmp_path) if osp.isfile(tmp_path) else 0
         _remove_if_present(tmp_path)
         if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            # the pointer still names the checkpoint saved before this one
+            previous = pointed_checkpoint(runner.work_dir)
             raise _disk_full_error(path, written, previous) from error
         raise
     atomic_write_text(path, osp.join(runner.work_dir, 'last_checkpoint'))
