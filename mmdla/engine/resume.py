@@ -24,9 +24,10 @@ from .distributed import restart_count
 from .hooks import ResumedConfigHook
 
 
-def resolve_resume(cfg: Config, args: argparse.Namespace) -> Optional[str]:
-    """Decide whether the run resumes, and from which checkpoint; set
-    ``cfg.resume`` and ``cfg.load_from`` to say so.
+def resolve_resume(cfg: Config, args: argparse.Namespace) -> None:
+    """Decide whether the run resumes, and from which checkpoint, and set
+    ``cfg.resume`` and ``cfg.load_from`` to say so: the run resumes
+    ``cfg.load_from`` if ``cfg.resume``.
 
     - ``--resume PATH`` (``args.resume``): that checkpoint, which must be a
       complete file if it is local;
@@ -39,9 +40,6 @@ def resolve_resume(cfg: Config, args: argparse.Namespace) -> Optional[str]:
 
     A restarted job never moves its own earlier run aside: its
     ``args.new_run`` is cleared.
-
-    Returns:
-        str, optional: The checkpoint the run resumes from, or ``None``.
 
     Raises:
         CheckpointFileError: If the checkpoint given is not a complete file,
@@ -65,8 +63,6 @@ def resolve_resume(cfg: Config, args: argparse.Namespace) -> Optional[str]:
             check_checkpoint_file(resume)
         cfg.resume = True
         cfg.load_from = resume
-    return cfg.load_from if cfg.get('resume') and cfg.get('load_from') \
-        else None
 
 
 def finished_run_message(cfg: Config, checkpoint: str,
