@@ -24,8 +24,8 @@ from mmdla.engine import (check_checkpoint_file, check_checkpoint_fits,
                           exit_distributed_run, setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
+from mmdla.engine.data_check import check_data_roots
 from mmdla.utils import is_local_path, runner_checkpoint_loading
-from mmdla.utils.data_check import check_data_roots
 
 
 def parse_args() -> argparse.Namespace:

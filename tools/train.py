@@ -44,12 +44,12 @@ from mmdla.engine import (EXIT_STOPPED, TrainingStopped, exit_distributed_run,
                           setup_distributed)
 from mmdla.engine.cli import (add_common_args, apply_common_args, build_runner,
                               parse_tool_args)
+from mmdla.engine.data_check import check_data_roots
 from mmdla.engine.distributed import launcher_rank
 from mmdla.engine.resume import (finished_run_message, prepare_resume,
                                  resolve_resume)
 from mmdla.engine.work_dir import claim_work_dir
 from mmdla.utils import is_local_path, runner_checkpoint_loading
-from mmdla.utils.data_check import check_data_roots
 
 
 def parse_args() -> argparse.Namespace:

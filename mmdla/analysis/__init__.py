@@ -1,10 +1,10 @@
 """Library code of the analysis tools (``tools/analysis_tools``): configs
 and their models, synthetic batches, timing, peak memory, profiles of a step,
 the plain-ResNet counterpart of a DLA model, FLOP counting, image folders
-through a config's test pipeline and the statistics of the layer
-attention."""
+through a config's test pipeline, the statistics of the layer attention and
+the bfloat16 autocast of ``--amp``."""
+from .amp import amp_autocast
 from .batches import detection_batch, fixed_proposals, synthetic_batch
-from .cli import add_amp_argument, add_shape_argument, amp_autocast
 from .config import (CLASSIFICATION_SHAPE, DETECTION_SHAPE, build_model,
                      default_input_shape, is_detection, load_config)
 from .counterpart import (DIFFERENT_MEANING, default_initialised,
@@ -19,12 +19,11 @@ from .timing import synchronize, time_per_call
 
 __all__ = [
     'CLASSIFICATION_SHAPE', 'DETECTION_SHAPE', 'DIFFERENT_MEANING',
-    'MAC_OPERATORS', 'StepProfile', 'add_amp_argument', 'add_shape_argument',
-    'amp_autocast', 'build_model', 'build_test_pipeline', 'count_complexity',
-    'default_initialised', 'default_input_shape', 'detection_batch',
-    'dla_stages', 'find_images', 'fixed_proposals', 'format_profile',
-    'format_summary', 'held_bytes', 'is_detection', 'layer_attention_stats',
-    'load_config', 'peak_memory', 'plain_counterpart', 'preprocessed_batches',
-    'profile_step', 'synchronize', 'synthetic_batch', 'tensor_bytes',
-    'time_per_call', 'two_stage_forward'
+    'MAC_OPERATORS', 'StepProfile', 'amp_autocast', 'build_model',
+    'build_test_pipeline', 'count_complexity', 'default_initialised',
+    'default_input_shape', 'detection_batch', 'dla_stages', 'find_images',
+    'fixed_proposals', 'format_profile', 'format_summary', 'held_bytes',
+    'is_detection', 'layer_attention_stats', 'load_config', 'peak_memory',
+    'plain_counterpart', 'preprocessed_batches', 'profile_step', 'synchronize',
+    'synthetic_batch', 'tensor_bytes', 'time_per_call', 'two_stage_forward'
 ]

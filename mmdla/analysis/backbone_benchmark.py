@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmdla.models import ResNetDLA
-from .cli import amp_autocast
+from .amp import amp_autocast
 from .memory import held_bytes
 from .timing import synchronize, time_per_call
 

@@ -1,13 +1,14 @@
-"""Command-line handling shared by the scripts of ``tools/``: counts,
-``--cfg-options`` and its validated merge, output files, the launcher
-arguments and the runner."""
+"""Command-line handling shared by the scripts of ``tools/``: counts, input
+shapes, ``--amp``, the device of the fused kernels, ``--cfg-options`` and
+its validated merge, output files, the launcher arguments and the runner."""
 import argparse
 import difflib
 import inspect
 import os
 import os.path as osp
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -47,6 +48,62 @@ def _int_at_least(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {value}')
     return value
+
+
+def input_shape(values: Sequence[int]) -> Tuple[int, int]:
+    """``(S, )`` -> ``(S, S)``; ``(H, W)`` -> ``(H, W)``."""
+    return (values[0], values[0]) if len(values) == 1 else tuple(values)
+
+
+class _ShapeAction(argparse.Action):
+    """Stores one or two positive integers as an ``(H, W)`` tuple."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) not in (1, 2):
+            parser.error(f'{option_string} takes one or two integers '
+                         f'(S, or H W), got {len(values)}.')
+        if min(values) < 1:
+            parser.error(f'{option_string} must be >= 1, got '
+                         f'{" ".join(map(str, values))}')
+        setattr(namespace, self.dest, input_shape(values))
+
+
+def add_shape_argument(parser: argparse.ArgumentParser,
+                       default: Optional[Sequence[int]] = None,
+                       help: str = 'input height and width') -> None:
+    """``--shape S`` or ``--shape H W``: the input height and width, parsed
+    to an ``(H, W)`` tuple (``(S, S)`` for one number)."""
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        action=_ShapeAction,
+        metavar='S',
+        default=None if default is None else input_shape(default),
+        help=f'{help}: S for S x S, or H W')
+
+
+def add_amp_argument(parser: argparse.ArgumentParser) -> None:
+    """``--amp``: the forward passes under bfloat16 autocast (see
+    :func:`mmdla.analysis.amp_autocast`)."""
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='bfloat16 mixed precision: forward passes (and the loss) under '
+        'torch.autocast(dtype=torch.bfloat16), on the CPU or a GPU; '
+        'weights, gradients and optimizer state stay float32 and no loss '
+        'scaling is needed')
+
+
+def kernel_device(name: str) -> torch.device:
+    """The device ``name`` of a tool that runs the fused kernels of
+    :mod:`mmdla.ops`. On the CPU they run in Triton's interpreter:
+    ``TRITON_INTERPRET=1`` is set (unless the environment sets it), which
+    must happen before the kernels are imported."""
+    device = torch.device(name)
+    if device.type == 'cpu':
+        os.environ.setdefault('TRITON_INTERPRET', '1')
+    return device
 
 
 def check_output_file(parser: argparse.ArgumentParser, option: str,

@@ -1,11 +1,15 @@
 """Argument helpers shared by the scripts of ``tools/``."""
 import argparse
+import os
 
 import pytest
+import torch
 from mmengine.config import Config
 
-from mmdla.engine.cli import (add_cfg_options_arg, check_substituted_variables,
-                              non_negative_int, positive_int)
+from mmdla.analysis import amp_autocast
+from mmdla.engine.cli import (add_amp_argument, add_cfg_options_arg,
+                              add_shape_argument, check_substituted_variables,
+                              kernel_device, non_negative_int, positive_int)
 
 
 def counts_parser() -> argparse.ArgumentParser:
@@ -44,6 +48,53 @@ def test_cfg_options_are_parsed_into_a_dict():
     assert args.cfg_options == {'model.backbone.depth': 18, 'work_dir': 'out'}
     assert '--cfg-options' in parser.format_help()
     assert 'override the config' in parser.format_help()
+
+
+def parse_shape_and_amp(argv, **kwargs) -> argparse.Namespace:
+    """``argv`` parsed by a parser of ``--shape`` (``kwargs`` for
+    :func:`add_shape_argument`) and ``--amp``."""
+    parser = argparse.ArgumentParser()
+    add_shape_argument(parser, **kwargs)
+    add_amp_argument(parser)
+    return parser.parse_args(argv)
+
+
+def test_shape_takes_one_or_two_integers():
+    assert parse_shape_and_amp(['--shape', '64']).shape == (64, 64)
+    assert parse_shape_and_amp(['--shape', '60', '90']).shape == (60, 90)
+    assert parse_shape_and_amp([]).shape is None
+    assert parse_shape_and_amp([], default=(160, )).shape == (160, 160)
+    with pytest.raises(SystemExit):
+        parse_shape_and_amp(['--shape', '1', '2', '3'])
+
+
+@pytest.mark.parametrize('values', [['0'], ['64', '-1']])
+def test_shape_must_be_positive(values, capsys):
+    with pytest.raises(SystemExit) as error:
+        parse_shape_and_amp(['--shape', *values])
+    assert error.value.code == 2
+    assert f'--shape must be >= 1, got {" ".join(values)}' in \
+        capsys.readouterr().err
+
+
+def test_amp_is_bf16_autocast():
+    with amp_autocast(torch.device('cpu'), parse_shape_and_amp(['--amp']).amp):
+        out = torch.nn.functional.linear(torch.rand(2, 4), torch.rand(3, 4))
+    assert out.dtype == torch.bfloat16
+    with amp_autocast(torch.device('cpu'), parse_shape_and_amp([]).amp):
+        out = torch.nn.functional.linear(torch.rand(2, 4), torch.rand(3, 4))
+    assert out.dtype == torch.float32
+
+
+def test_kernel_device_runs_cpu_kernels_in_the_interpreter(monkeypatch):
+    monkeypatch.delenv('TRITON_INTERPRET', raising=False)
+    assert kernel_device('meta') == torch.device('meta')
+    assert 'TRITON_INTERPRET' not in os.environ
+    assert kernel_device('cpu') == torch.device('cpu')
+    assert os.environ['TRITON_INTERPRET'] == '1'
+    monkeypatch.setenv('TRITON_INTERPRET', '0')  # the environment's wins
+    kernel_device('cpu')
+    assert os.environ['TRITON_INTERPRET'] == '0'
 
 
 def _variable_config(tmp_path) -> Config:

@@ -29,12 +29,12 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 
-from mmdla.analysis import (add_amp_argument, add_shape_argument, amp_autocast,
-                            build_model, default_initialised,
+from mmdla.analysis import (amp_autocast, build_model, default_initialised,
                             default_input_shape, held_bytes, load_config,
                             peak_memory, plain_counterpart, synthetic_batch,
                             time_per_call)
-from mmdla.engine.cli import add_cfg_options_arg
+from mmdla.engine.cli import (add_amp_argument, add_cfg_options_arg,
+                              add_shape_argument)
 
 
 def benchmark_model(cfg: Config, args: argparse.Namespace) -> Dict[str, float]:

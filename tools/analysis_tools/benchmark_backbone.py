@@ -40,13 +40,13 @@ import statistics
 
 import torch
 
-from mmdla.analysis import (add_amp_argument, add_shape_argument,
-                            format_profile, profile_step)
+from mmdla.analysis import format_profile, profile_step
 from mmdla.analysis.backbone_benchmark import (PRESETS, build_models,
                                                format_table, make_steps,
                                                parse_fused, random_images,
                                                time_rounds, train_peak_memory)
-from mmdla.engine.cli import non_negative_int, positive_int
+from mmdla.engine.cli import (add_amp_argument, add_shape_argument,
+                              non_negative_int, positive_int)
 
 
 def parse_args() -> argparse.Namespace:

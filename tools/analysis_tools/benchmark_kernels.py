@@ -19,8 +19,7 @@ import argparse
 
 import torch
 
-from mmdla.analysis.cli import kernel_device
-from mmdla.engine.cli import positive_int
+from mmdla.engine.cli import kernel_device, positive_int
 
 DTYPES = dict(bfloat16=torch.bfloat16, float16=torch.float16,
               float32=torch.float32)

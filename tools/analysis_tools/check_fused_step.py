@@ -19,9 +19,8 @@ import argparse
 
 import torch
 
-from mmdla.analysis.cli import (add_amp_argument, add_shape_argument,
-                                kernel_device)
-from mmdla.engine.cli import positive_int
+from mmdla.engine.cli import (add_amp_argument, add_shape_argument,
+                              kernel_device, positive_int)
 
 
 def parse_args() -> argparse.Namespace:

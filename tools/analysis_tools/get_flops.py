@@ -21,8 +21,8 @@ config gives the same figures.
 import argparse
 from typing import List, Optional
 
-from mmdla.analysis import add_shape_argument, count_complexity, load_config
-from mmdla.engine.cli import add_cfg_options_arg
+from mmdla.analysis import count_complexity, load_config
+from mmdla.engine.cli import add_cfg_options_arg, add_shape_argument
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

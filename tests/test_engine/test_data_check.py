@@ -16,7 +16,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmdla.datasets import CLS_CLASSES, DET_CLASSES
-from mmdla.utils.data_check import check_data_roots
+from mmdla.engine.data_check import check_data_roots
 
 #: The EXIF tag of an image's orientation.
 _ORIENTATION = 0x0112
