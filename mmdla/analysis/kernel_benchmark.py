@@ -16,13 +16,13 @@ from torch import Tensor
 from mmdla.models.layers.layer_attention import eca_kernel_size
 from mmdla.ops import dla_light_gate_ops as gate_ops
 from mmdla.ops import dla_light_ops as ops
+from mmdla.ops.dla_light_layout import MEANS, TAPS, norm_coefficient_rows
 
 # The stages of ResNet-50 at 224 x 224 and of a detector's backbone at
 # 800 x 1216: (channels, height, width) of each stage's blocks.
-RESNET50_STAGES = ((256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7,
-                                                                   7))
-DETECTION_STAGES = ((256, 200, 304), (512, 100, 152), (1024, 50, 76),
-                    (2048, 25, 38))
+RESNET50_STAGES = ((256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7))
+DETECTION_STAGES = ((256, 200, 304), (512, 100, 152), (1024, 50, 76), (2048,
+                                                                       25, 38))
 PRESETS = {
     # preset: (batch, stages)
     'classification': (128, RESNET50_STAGES),
@@ -63,24 +63,25 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
     gen = torch.Generator(device='cpu').manual_seed(0)
 
     def full_size() -> Tensor:
-        return torch.randn(shape, generator=gen).to(
-            device, dtype, memory_format=torch.channels_last)
+        return torch.randn(
+            shape, generator=gen).to(
+                device, dtype, memory_format=torch.channels_last)
 
     x, r, grad = full_size(), full_size(), full_size()
-    kx = torch.randn(n, ops.TAPS, c, generator=gen).to(device)
-    kr = torch.randn(n, ops.TAPS, c, generator=gen).to(device)
+    kx = torch.randn(n, TAPS, c, generator=gen).to(device)
+    kr = torch.randn(n, TAPS, c, generator=gen).to(device)
     scale = torch.ones(n, device=device)
     weight, bias = torch.ones(c, device=device), torch.zeros(c, device=device)
     mean, var = torch.zeros(c, device=device), torch.ones(c, device=device)
     sums = ops.output_sums(x, r, kx, kr, False)
-    coefs = ops.norm_coefficients(sums, weight, bias, None, None, c,
-                                  n * h * w, 1e-5, 0.0)
-    alpha, shift = ops.norm_coefficient_rows(coefs)[2:]
+    coefs = ops.norm_coefficients(sums, weight, bias, None, None, c, n * h * w,
+                                  1e-5, 0.0)
+    alpha, shift = norm_coefficient_rows(coefs)[2:]
     o, grad_sums, taps = ops.grad_reduce(grad, x, r, kx, kr, scale, True,
                                          False)
     grad_coefs = ops.norm_grad_coefficients(grad_sums, coefs, n * h * w, True)
     _, _, eval_taps = ops.grad_reduce(grad, x, r, kx, kr, scale, False, False)
-    pooled_grad = torch.zeros(n, 2, c, device=device)
+    pooled_grad = torch.zeros(n, MEANS, c, device=device)
     # the [N, C] part (default head_dim 32 and the ECA kernel size)
     head_dim = min(32, c)
     pooled = torch.randn(n, 2, c, generator=gen).to(device)
@@ -89,8 +90,8 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
     cell = torch.randn(n, c, generator=gen).to(device)
     gate = torch.rand(n, c, generator=gen).to(device)
     qk = torch.randn(eca_kernel_size(c), generator=gen).to(device)
-    value, update = (torch.randn(c, 1, 3, 3, generator=gen).to(device)
-                     for _ in range(2))
+    value, update = (
+        torch.randn(c, 1, 3, 3, generator=gen).to(device) for _ in range(2))
     lam = torch.randn(c, 1, 1, generator=gen).to(device)
     gate_args = (pooled, gate, qk, qk, value, update, lam)
     *_, gates_a = gate_ops.gate_kernels(*gate_args, head_dim)
@@ -103,13 +104,13 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
               False),
         _case('grad_reduce', ops.grad_reduce, grad, x, r, kx, kr, scale, True,
               False),
-        _case('grad_reduce (frozen norm)', ops.grad_reduce, grad, x, r, kx,
-              kr, scale, False, False),
-        _case('norm_grad_coefficients', ops.norm_grad_coefficients,
-              grad_sums, coefs, n * h * w, True),
+        _case('grad_reduce (frozen norm)', ops.grad_reduce, grad, x, r, kx, kr,
+              scale, False, False),
+        _case('norm_grad_coefficients', ops.norm_grad_coefficients, grad_sums,
+              coefs, n * h * w, True),
         _case('kernel_grads', ops.kernel_grads, taps, coefs, grad_coefs, n),
-        _case('kernel_grads (frozen norm)', ops.kernel_grads, eval_taps,
-              coefs, None, n),
+        _case('kernel_grads (frozen norm)', ops.kernel_grads, eval_taps, coefs,
+              None, n),
         _case('input_grads', ops.input_grads, grad, o, x, r, scale, coefs,
               grad_coefs, kx, kr, pooled_grad, False),
         _case('input_grads (frozen norm)', ops.input_grads, grad, None, x, r,
@@ -123,7 +124,8 @@ def op_cases(shape: Sequence[int], dtype: torch.dtype,
     ]
 
 
-def op_milliseconds(case: OpCase, device: torch.device,
+def op_milliseconds(case: OpCase,
+                    device: torch.device,
                     iters: int = 3) -> float:
     """Milliseconds of one call of ``case``: ``do_bench`` on CUDA, else a
     wall-clock mean of ``iters`` calls."""
@@ -136,8 +138,10 @@ def op_milliseconds(case: OpCase, device: torch.device,
     return (time.perf_counter() - start) / iters * 1e3
 
 
-def benchmark_ops(batch: int, stages: Sequence[Tuple[int, int, int]],
-                  dtype: torch.dtype, device: torch.device,
+def benchmark_ops(batch: int,
+                  stages: Sequence[Tuple[int, int, int]],
+                  dtype: torch.dtype,
+                  device: torch.device,
                   bandwidth: float = H200_BANDWIDTH,
                   iters: int = 3) -> Iterator[Dict[str, object]]:
     """Rows ``{op, shape, ms, GB/s, bandwidth share}`` of every op at every

@@ -24,9 +24,10 @@ Why kernels and not a compiled ``[N, C]`` function: counted on the meta
 device, these ops bring a DLA-L ResNet-50 training step from 2561 to 1142
 dispatched ops (the host pays each in eager mode), with no recompiles
 across stages or batch sizes, no compile warm-up, and deterministic
-reductions; the DSU's matrix products stay cuBLAS calls. The
-kernels call only Triton builtins and functions of this module, so that
-they run in Triton's interpreter (see :mod:`.dla_light_kernels`).
+reductions; the DSU's matrix products stay cuBLAS calls. The kernels call
+only Triton builtins and functions of this module and
+:mod:`.triton_helpers`, so that they run in Triton's interpreter (see
+:mod:`.dla_light_kernels`).
 """
 from typing import Optional
 
@@ -34,11 +35,14 @@ import torch
 import triton
 import triton.language as tl
 
-from .dla_light_kernels import _column_sums, launch
+from . import dla_light_layout as layout
 from .dla_light_tiles import cdiv, next_power_of_2
+from .triton_helpers import column_sums, launch, row_sums
 
-CENTER_TAP = tl.constexpr(4)  # the middle tap of a 3x3 kernel
-VECTOR_BLOCK = 256  # channels per program of the element-wise kernels
+# The layout contract (:mod:`.dla_light_layout`), as constexprs.
+TAPS = tl.constexpr(layout.TAPS)
+TAP_ROWS = tl.constexpr(layout.TAP_ROWS)
+CENTER_TAP = tl.constexpr(layout.CENTER_TAP)
 
 
 @triton.jit
@@ -49,12 +53,6 @@ def _sigmoid(v):
 @triton.jit
 def _tanh(v):
     return 2. * _sigmoid(2. * v) - 1.
-
-
-@triton.jit
-def _row_sums(v):
-    """``v.sum(1)`` for fp32 ``v``."""
-    return tl.reduce(v, 1, tl.standard._sum_combine)
 
 
 @triton.jit
@@ -158,17 +156,17 @@ def _gate_kernels_kernel(pooled, gate_d, q_kernel, k_kernel, value, update,
         mask = ch < C
         q = _channel_conv(pooled, q_kernel, n, ch, C, stride_n, K)
         k = _channel_conv(pooled, k_kernel, n, ch, C, stride_n, K)
-        a = _sigmoid(_row_sums(q * k) * inv_sqrt_dim)[:, None] + 0. * q
+        a = _sigmoid(row_sums(q * k) * inv_sqrt_dim)[:, None] + 0. * q
         tl.store(a_out + n * C + ch, a, mask=mask)
         lm = tl.load(lam + ch, mask=mask, other=0.)
         centre = lm * tl.load(gate_d + n * C + ch, mask=mask, other=0.)
-        for t in tl.static_range(9):
-            dst = (n * 9 + t) * C + ch
+        for t in tl.static_range(TAPS):
+            dst = (n * TAPS + t) * C + ch
             tl.store(
                 kx + dst,
-                tl.load(value + ch * 9 + t, mask=mask, other=0.) * a,
+                tl.load(value + ch * TAPS + t, mask=mask, other=0.) * a,
                 mask=mask)
-            v = tl.load(update + ch * 9 + t, mask=mask, other=0.) * lm
+            v = tl.load(update + ch * TAPS + t, mask=mask, other=0.) * lm
             if t == CENTER_TAP:
                 v += centre
             tl.store(kr + dst, v, mask=mask)
@@ -181,8 +179,9 @@ def _gate_kernels_sample_backward_kernel(
         K: tl.constexpr,
         K_BLOCK: tl.constexpr, HEAD_DIM: tl.constexpr, HEADS: tl.constexpr):
     """Grid ``(N, )``: per sample, the gradients of the means ``pooled``
-    ``[N, rows, C]`` (zero but in row 0) and of ``d``, and the sample's share of the query and key kernels'
-    gradients ``qk_partial[n]`` ``[2, K_BLOCK]``. ``grad_qk`` ``[N, 2, C]``
+    ``[N, rows, C]`` (zero but in row 0) and of ``d``, and the sample's
+    share of the query and key kernels' gradients ``qk_partial[n]`` ``[2,
+    K_BLOCK]``. ``grad_qk`` ``[N, 2, C]``
     holds the gradients of ``q`` and ``k`` between the two passes."""
     n = tl.program_id(0).to(tl.int64)
     offs_k = tl.arange(0, K_BLOCK)
@@ -194,14 +193,15 @@ def _gate_kernels_sample_backward_kernel(
         q = _channel_conv(pooled, q_kernel, n, ch, C, stride_n, K)
         k = _channel_conv(pooled, k_kernel, n, ch, C, stride_n, K)
         grad_a = tl.full(ch.shape, 0., tl.float32)
-        for t in tl.static_range(9):
+        for t in tl.static_range(TAPS):
             grad_a += tl.load(
-                grad_kx + (n * 9 + t) * C + ch, mask=mask, other=0.) * tl.load(
-                    value + ch * 9 + t, mask=mask, other=0.)
+                grad_kx + (n * TAPS + t) * C + ch, mask=mask,
+                other=0.) * tl.load(
+                    value + ch * TAPS + t, mask=mask, other=0.)
         ah = tl.load(a + n * C + ch, mask=mask, other=0.)
         # every channel of a head holds its gate: the head's mean is it
-        a_head = _row_sums(ah) / HEAD_DIM
-        grad_logit = (_row_sums(grad_a) * a_head *
+        a_head = row_sums(ah) / HEAD_DIM
+        grad_logit = (row_sums(grad_a) * a_head *
                       (1. - a_head) * inv_sqrt_dim)[:, None]
         gq, gk = grad_logit * k, grad_logit * q
         tl.store(grad_qk + (n * 2) * C + ch, gq, mask=mask)
@@ -211,11 +211,11 @@ def _gate_kernels_sample_backward_kernel(
             p = tl.load(
                 pooled + n * stride_n + src, mask=(src >= 0) & (src < C),
                 other=0.)
-            part_q += tl.where(offs_k == j, _column_sums(_row_sums(gq * p)),
+            part_q += tl.where(offs_k == j, column_sums(row_sums(gq * p)),
                                0.)
-            part_k += tl.where(offs_k == j, _column_sums(_row_sums(gk * p)),
+            part_k += tl.where(offs_k == j, column_sums(row_sums(gk * p)),
                                0.)
-        centre = tl.load(grad_kr + (n * 9 + CENTER_TAP) * C + ch, mask=mask,
+        centre = tl.load(grad_kr + (n * TAPS + CENTER_TAP) * C + ch, mask=mask,
                          other=0.)
         tl.store(
             grad_d + n * C + ch,
@@ -252,29 +252,29 @@ def _gate_kernels_channel_backward_kernel(
     gradients."""
     c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     mask_c = c < C
-    taps = tl.arange(0, 16)
-    mask = (taps < 9)[:, None] & mask_c[None, :]
+    taps = tl.arange(0, TAP_ROWS)
+    mask = (taps < TAPS)[:, None] & mask_c[None, :]
     tap_rows = taps[:, None] * C + c[None, :]
-    upd = tl.load(update + c[None, :] * 9 + taps[:, None], mask=mask,
+    upd = tl.load(update + c[None, :] * TAPS + taps[:, None], mask=mask,
                   other=0.)
-    acc_value = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_update = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_value = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_update = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
     acc_centre = tl.full((BLOCK_C, ), 0., tl.float32)
     for n in range(N):
-        gx = tl.load(grad_kx + n * 9 * C + tap_rows, mask=mask, other=0.)
-        gr = tl.load(grad_kr + n * 9 * C + tap_rows, mask=mask, other=0.)
+        gx = tl.load(grad_kx + n * TAPS * C + tap_rows, mask=mask, other=0.)
+        gr = tl.load(grad_kr + n * TAPS * C + tap_rows, mask=mask, other=0.)
         acc_value += gx * tl.load(
             a + n * C + c, mask=mask_c, other=0.)[None, :]
         acc_update += gr
         acc_centre += tl.load(
-            grad_kr + (n * 9 + CENTER_TAP) * C + c, mask=mask_c,
+            grad_kr + (n * TAPS + CENTER_TAP) * C + c, mask=mask_c,
             other=0.) * tl.load(gate_d + n * C + c, mask=mask_c, other=0.)
     lm = tl.load(lam + c, mask=mask_c, other=0.)
-    dst = c[None, :] * 9 + taps[:, None]
+    dst = c[None, :] * TAPS + taps[:, None]
     tl.store(grad_value + dst, acc_value, mask=mask)
     tl.store(grad_update + dst, acc_update * lm[None, :], mask=mask)
     tl.store(
-        grad_lam + c, _column_sums(acc_update * upd) + acc_centre,
+        grad_lam + c, column_sums(acc_update * upd) + acc_centre,
         mask=mask_c)
     if tl.program_id(0) == 0:
         offs_k = tl.arange(0, K_BLOCK)
@@ -298,9 +298,9 @@ def dsu_combine(x_proj: torch.Tensor, row: int, h_proj: torch.Tensor,
     ``h_proj`` ``[N, 3C]`` and ``c_prev``."""
     n, c = c_prev.shape
     launch(
-        _dsu_combine_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj, h_proj,
-        c_prev, h_out, c_out, c, row * 3 * c, x_proj.stride(0),
-        h_proj.stride(0), BLOCK=VECTOR_BLOCK)
+        _dsu_combine_kernel, (cdiv(c, layout.CHANNEL_BLOCK), n), x_proj,
+        h_proj, c_prev, h_out, c_out, c, row * 3 * c, x_proj.stride(0),
+        h_proj.stride(0), BLOCK=layout.CHANNEL_BLOCK)
 
 
 def dsu_combine_backward(x_proj: torch.Tensor, row: int,
@@ -314,17 +314,17 @@ def dsu_combine_backward(x_proj: torch.Tensor, row: int,
     None: a zero gradient."""
     n, c = c_prev.shape
     launch(
-        _dsu_combine_backward_kernel, (cdiv(c, VECTOR_BLOCK), n), x_proj,
-        h_proj, c_prev, c_prev if grad_h is None else grad_h,
+        _dsu_combine_backward_kernel, (cdiv(c, layout.CHANNEL_BLOCK), n),
+        x_proj, h_proj, c_prev, c_prev if grad_h is None else grad_h,
         c_prev if grad_c is None else grad_c, grad_x_proj, grad_h_proj,
         grad_c_prev, c, row * 3 * c, x_proj.shape[1], x_proj.stride(0),
         h_proj.stride(0), HAS_GRAD_H=grad_h is not None,
-        HAS_GRAD_C=grad_c is not None, BLOCK=VECTOR_BLOCK)
+        HAS_GRAD_C=grad_c is not None, BLOCK=layout.CHANNEL_BLOCK)
 
 
 def _heads_per_step(head_dim: int) -> int:
     """Heads a program handles at a time: about 256 channels."""
-    return max(1, 256 // head_dim)
+    return max(1, layout.CHANNEL_BLOCK // head_dim)
 
 
 def gate_kernels(pooled: torch.Tensor, gate_d: torch.Tensor,

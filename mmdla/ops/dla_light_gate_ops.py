@@ -3,23 +3,18 @@ fused DLA-L step (see :mod:`.dla_light_gate_kernels` for the mathematics).
 
 Each op and its backward is one custom op with a fake implementation, so
 that the meta device and ``torch.compile`` see one kernel each way. Every
-tensor is fp32 and contiguous along its last dimension.
+tensor is fp32 and contiguous along its last dimension. This module
+registers the ops and nothing else: the autograd formulas that pair each op
+with its backward are the fused step's (:mod:`.dla_light_step`). Each op
+imports the kernels when it first runs, so that ``TRITON_INTERPRET`` set by
+then is honoured.
 """
-import importlib
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .dla_light_tiles import TAPS
-
-GATE_KERNELS_MODULE = 'mmdla.ops.dla_light_gate_kernels'
-
-
-def _kernels():
-    """The Triton kernels, imported on first use (so that
-    ``TRITON_INTERPRET`` set by then is honoured)."""
-    return importlib.import_module(GATE_KERNELS_MODULE)
+from .dla_light_layout import TAPS
 
 
 @torch.library.custom_op('mmdla::dsu_combine', mutates_args=())
@@ -30,8 +25,10 @@ def dsu_combine(x_proj: Tensor, row: int, h_proj: Tensor,
     ``[N, R, 3C]``, the projections of ``R`` inputs), the hidden projection
     ``[N, 3C]`` and the cell state ``c`` ``[N, C]``."""
     h_new, c_new = torch.empty_like(c), torch.empty_like(c)
-    _kernels().dsu_combine(x_proj.contiguous(), row, h_proj.contiguous(),
-                           c.contiguous(), h_new, c_new)
+    from . import dla_light_gate_kernels
+    dla_light_gate_kernels.dsu_combine(x_proj.contiguous(), row,
+                                       h_proj.contiguous(), c.contiguous(),
+                                       h_new, c_new)
     return h_new, c_new
 
 
@@ -42,16 +39,20 @@ def _(x_proj: Tensor, row: int, h_proj: Tensor,
 
 
 @torch.library.custom_op('mmdla::dsu_combine_backward', mutates_args=())
-def dsu_combine_backward(x_proj: Tensor, row: int, h_proj: Tensor, c: Tensor,
-                         grad_h: Optional[Tensor], grad_c: Optional[Tensor]
-                         ) -> Tuple[Tensor, Tensor, Tensor]:
+def dsu_combine_backward(
+        x_proj: Tensor, row: int, h_proj: Tensor, c: Tensor,
+        grad_h: Optional[Tensor],
+        grad_c: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
     """The gradients of :func:`dsu_combine` (``None``: a zero output
     gradient): of ``x_proj`` (zero but in row ``row``), ``h_proj`` and
     ``c``."""
-    grad_x_proj = torch.empty_like(x_proj, memory_format=torch.contiguous_format)
-    grad_h_proj = torch.empty_like(h_proj, memory_format=torch.contiguous_format)
+    grad_x_proj = torch.empty_like(
+        x_proj, memory_format=torch.contiguous_format)
+    grad_h_proj = torch.empty_like(
+        h_proj, memory_format=torch.contiguous_format)
     grad_c_prev = torch.empty_like(c)
-    _kernels().dsu_combine_backward(
+    from . import dla_light_gate_kernels
+    dla_light_gate_kernels.dsu_combine_backward(
         x_proj.contiguous(), row, h_proj.contiguous(), c.contiguous(),
         None if grad_h is None else grad_h.contiguous(),
         None if grad_c is None else grad_c.contiguous(), grad_x_proj,
@@ -68,29 +69,10 @@ def _(x_proj: Tensor, row: int, h_proj: Tensor, c: Tensor,
             torch.empty_like(c))
 
 
-def _dsu_combine_setup_context(ctx, inputs, output) -> None:
-    x_proj, row, h_proj, c = inputs
-    ctx.save_for_backward(x_proj, h_proj, c)
-    ctx.row = row
-    ctx.set_materialize_grads(False)  # an unused output: no zeros
-
-
-def _dsu_combine_autograd(ctx, grad_h: Optional[Tensor],
-                          grad_c: Optional[Tensor]):
-    x_proj, h_proj, c = ctx.saved_tensors
-    grad_x_proj, grad_h_proj, grad_c_prev = dsu_combine_backward(
-        x_proj, ctx.row, h_proj, c, grad_h, grad_c)
-    return grad_x_proj, None, grad_h_proj, grad_c_prev
-
-
-dsu_combine.register_autograd(
-    _dsu_combine_autograd, setup_context=_dsu_combine_setup_context)
-
-
 @torch.library.custom_op('mmdla::dla_gate_kernels', mutates_args=())
 def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
-                 k_kernel: Tensor, value: Tensor, update: Tensor,
-                 lam: Tensor, head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
+                 k_kernel: Tensor, value: Tensor, update: Tensor, lam: Tensor,
+                 head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
     """DLA-L's gates folded into the two depthwise kernels.
 
     Args:
@@ -110,10 +92,14 @@ def gate_kernels(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor,
     n, _, c = pooled.shape
     kx, kr = pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c)
     a = pooled.new_empty(n, c)
-    _kernels().gate_kernels(pooled.contiguous(), gate_d.contiguous(),
-                            q_kernel.contiguous(), k_kernel.contiguous(),
-                            value.contiguous(), update.contiguous(),
-                            lam.contiguous(), head_dim, kx, kr, a)
+    from . import dla_light_gate_kernels
+    dla_light_gate_kernels.gate_kernels(pooled.contiguous(),
+                                        gate_d.contiguous(),
+                                        q_kernel.contiguous(),
+                                        k_kernel.contiguous(),
+                                        value.contiguous(),
+                                        update.contiguous(), lam.contiguous(),
+                                        head_dim, kx, kr, a)
     return kx, kr, a
 
 
@@ -122,15 +108,16 @@ def _(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
       value: Tensor, update: Tensor, lam: Tensor,
       head_dim: int) -> Tuple[Tensor, Tensor, Tensor]:
     n, _, c = pooled.shape
-    return (pooled.new_empty(n, TAPS, c), pooled.new_empty(n, TAPS, c),
-            pooled.new_empty(n, c))
+    return (pooled.new_empty(n, TAPS,
+                             c), pooled.new_empty(n, TAPS,
+                                                  c), pooled.new_empty(n, c))
 
 
 @torch.library.custom_op('mmdla::dla_gate_kernels_backward', mutates_args=())
 def gate_kernels_backward(
-        pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
-        value: Tensor, update: Tensor, lam: Tensor, a: Tensor,
-        grad_kx: Tensor, grad_kr: Tensor, head_dim: int
+    pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
+    value: Tensor, update: Tensor, lam: Tensor, a: Tensor, grad_kx: Tensor,
+    grad_kr: Tensor, head_dim: int
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The gradients of :func:`gate_kernels` with respect to ``pooled``,
     ``gate_d``, ``q_kernel``, ``k_kernel``, ``value``, ``update`` and
@@ -138,41 +125,26 @@ def gate_kernels_backward(
     grads = tuple(
         torch.empty_like(t)
         for t in (pooled, gate_d, q_kernel, k_kernel, value, update, lam))
-    _kernels().gate_kernels_backward(pooled.contiguous(), gate_d.contiguous(),
-                                     q_kernel.contiguous(),
-                                     k_kernel.contiguous(), value.contiguous(),
-                                     update.contiguous(), lam.contiguous(), a,
-                                     grad_kx.contiguous(),
-                                     grad_kr.contiguous(), head_dim, grads)
+    from . import dla_light_gate_kernels
+    dla_light_gate_kernels.gate_kernels_backward(pooled.contiguous(),
+                                                 gate_d.contiguous(),
+                                                 q_kernel.contiguous(),
+                                                 k_kernel.contiguous(),
+                                                 value.contiguous(),
+                                                 update.contiguous(),
+                                                 lam.contiguous(), a,
+                                                 grad_kx.contiguous(),
+                                                 grad_kr.contiguous(),
+                                                 head_dim, grads)
     return grads
 
 
 @gate_kernels_backward.register_fake
-def _(pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
-      value: Tensor, update: Tensor, lam: Tensor, a: Tensor, grad_kx: Tensor,
-      grad_kr: Tensor, head_dim: int
-      ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _(
+    pooled: Tensor, gate_d: Tensor, q_kernel: Tensor, k_kernel: Tensor,
+    value: Tensor, update: Tensor, lam: Tensor, a: Tensor, grad_kx: Tensor,
+    grad_kr: Tensor, head_dim: int
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     return tuple(
         torch.empty_like(t)
         for t in (pooled, gate_d, q_kernel, k_kernel, value, update, lam))
-
-
-def _gate_kernels_setup_context(ctx, inputs, output) -> None:
-    *tensors, head_dim = inputs
-    ctx.save_for_backward(*tensors, output[2])
-    ctx.head_dim = head_dim
-    ctx.set_materialize_grads(False)  # the gates a: no zeros
-
-
-def _gate_kernels_autograd(ctx, grad_kx: Optional[Tensor],
-                           grad_kr: Optional[Tensor], grad_a: Optional[Tensor]):
-    *tensors, a = ctx.saved_tensors
-    n, c = a.shape
-    grad_kx = a.new_zeros(n, TAPS, c) if grad_kx is None else grad_kx
-    grad_kr = a.new_zeros(n, TAPS, c) if grad_kr is None else grad_kr
-    grads = gate_kernels_backward(*tensors, a, grad_kx, grad_kr, ctx.head_dim)
-    return (*grads, None)
-
-
-gate_kernels.register_autograd(
-    _gate_kernels_autograd, setup_context=_gate_kernels_setup_context)

@@ -34,11 +34,13 @@ partial rows (:func:`_norm_coefficients_kernel`,
 ``sum`` in PyTorch) add them in a fixed order. ``o`` is never stored in the
 forward pass: the kernels that need it recompute it from ``x`` and ``r``.
 
-This module is imported on first use (see :mod:`.dla_light_ops`): Triton
-decides when a kernel is defined whether it runs compiled or, with
-``TRITON_INTERPRET=1``, in its NumPy interpreter. The kernels call only
-Triton builtins and functions of this module (no ``tl.sum``, ``tl.zeros``),
-so that the interpreter runs them even if Triton was imported before the
+The rows of the small buffers and the literal sizes are the layout
+contract's (:mod:`.dla_light_layout`). This module is imported on first use
+(by the ops of :mod:`.dla_light_ops`): Triton decides when a kernel is
+defined whether it runs compiled or, with ``TRITON_INTERPRET=1``, in its
+NumPy interpreter. The kernels call only Triton builtins and functions of
+this module and :mod:`.triton_helpers` (no ``tl.sum``, ``tl.zeros``), so
+that the interpreter runs them even if Triton was imported before the
 variable was set.
 """
 from typing import Optional, Tuple
@@ -47,48 +49,37 @@ import torch
 import triton
 import triton.language as tl
 
-from .dla_light_tiles import (TAPS, TileConfig, in_layout_of, next_power_of_2,
+from . import dla_light_layout as layout
+from .dla_light_tiles import (TileConfig, in_layout_of, next_power_of_2,
                               position_splits, reduction_tile_config,
-                              tap_families, tile_config, tile_grid)
+                              tile_config, tile_grid)
+from .triton_helpers import column_sums, launch, row_sums
 
-# The tap sums of the backward reduction, per tile, sample and channel,
-# ``[N, T, TAP_FAMILIES * 9, C]``: family ``f`` holds rows ``9 f + t`` for
-# the 3x3 taps ``t = 3 (dh + 1) + (dw + 1)``. ``x_t``, ``r_t``: the tensors
-# shifted by the tap; ``g' = scale[n] * grad``.
-TAP_G_X = tl.constexpr(0)  # sum g' x_t
-TAP_G_R = tl.constexpr(1)  # sum g' r_t
-TAP_X = tl.constexpr(2)  # sum x_t       (batch statistics only)
-TAP_R = tl.constexpr(3)  # sum r_t       (batch statistics only)
-TAP_O_X = tl.constexpr(4)  # sum o x_t   (batch statistics only)
-TAP_O_R = tl.constexpr(5)  # sum o r_t   (batch statistics only)
-
-# Rows of the ``[R, 2, C]`` partial sums of the norm (forward: sums of
-# ``o`` and ``o ** 2``; backward: sums of ``g'`` and ``g' o``).
-SUM_FIRST = tl.constexpr(0)
-SUM_SECOND = tl.constexpr(1)
-
-# Rows of the ``[4, C]`` coefficients of the norm (forward) ...
-COEF_MEAN = tl.constexpr(0)
-COEF_INV_STD = tl.constexpr(1)
-COEF_ALPHA = tl.constexpr(2)  # the norm applies alpha * o + shift
-COEF_SHIFT = tl.constexpr(3)
-# ... and of its gradients (backward)
-GRAD_WEIGHT = tl.constexpr(0)
-GRAD_BIAS = tl.constexpr(1)
-GRAD_COEF_1 = tl.constexpr(2)  # do = alpha g' + coef_1 + coef_o o
-GRAD_COEF_O = tl.constexpr(3)
-
-VECTOR_BLOCK = 256  # channels per program of the per-channel kernels
-
-
-@triton.jit
-def _column_sums(v):
-    """``v.sum(0)`` for fp32 ``v``: what ``tl.sum`` does, written with the
-    builtin ``tl.reduce`` so that the kernels also run in the interpreter
-    when Triton itself was imported without ``TRITON_INTERPRET`` (Triton
-    defines ``tl.sum`` as a compiled-only function then; the interpreter
-    recognises the sum's combine function and reduces with NumPy)."""
-    return tl.reduce(v, 0, tl.standard._sum_combine)
+# The layout contract (:mod:`.dla_light_layout`), as constexprs.
+TAPS = tl.constexpr(layout.TAPS)
+TAP_ROWS = tl.constexpr(layout.TAP_ROWS)
+MEANS = tl.constexpr(layout.MEANS)
+MEAN_X = tl.constexpr(layout.MEAN_X)
+MEAN_R = tl.constexpr(layout.MEAN_R)
+SUMS = tl.constexpr(layout.SUMS)
+SUM_FIRST = tl.constexpr(layout.SUM_FIRST)
+SUM_SECOND = tl.constexpr(layout.SUM_SECOND)
+COEF_MEAN = tl.constexpr(layout.COEF_MEAN)
+COEF_INV_STD = tl.constexpr(layout.COEF_INV_STD)
+COEF_ALPHA = tl.constexpr(layout.COEF_ALPHA)
+COEF_SHIFT = tl.constexpr(layout.COEF_SHIFT)
+GRAD_WEIGHT = tl.constexpr(layout.GRAD_WEIGHT)
+GRAD_BIAS = tl.constexpr(layout.GRAD_BIAS)
+GRAD_COEF_1 = tl.constexpr(layout.GRAD_COEF_1)
+GRAD_COEF_O = tl.constexpr(layout.GRAD_COEF_O)
+TAP_G_X = tl.constexpr(layout.TAP_G_X)
+TAP_G_R = tl.constexpr(layout.TAP_G_R)
+TAP_X = tl.constexpr(layout.TAP_X)
+TAP_R = tl.constexpr(layout.TAP_R)
+TAP_O_X = tl.constexpr(layout.TAP_O_X)
+TAP_O_R = tl.constexpr(layout.TAP_O_R)
+AFFINE_TAP_FAMILIES = tl.constexpr(layout.AFFINE_TAP_FAMILIES)
+BATCH_TAP_FAMILIES = tl.constexpr(layout.BATCH_TAP_FAMILIES)
 
 
 @triton.jit
@@ -172,7 +163,8 @@ def _tap(x, r, t: tl.constexpr, base, offs_p, h, w, offs_c, mask_p, mask_c,
 def _kernel_tap(k, n, t: tl.constexpr, offs_c, mask_c, C):
     """Tap ``t`` of sample ``n``'s kernels ``k`` ``[N, 9, C]``, ``[1,
     BLOCK_C]``."""
-    return tl.load(k + (n * 9 + t) * C + offs_c, mask=mask_c, other=0.)[None, :]
+    return tl.load(k + (n * TAPS + t) * C + offs_c, mask=mask_c,
+                   other=0.)[None, :]
 
 
 @triton.jit
@@ -181,7 +173,7 @@ def _gated_output(x, r, kx, kr, n, base, offs_p, h, w, offs_c, mask_p, mask_c,
                   BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     """``o = DW_kx(x) + DW_kr(r)`` on the tile, fp32."""
     o = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    for t in tl.static_range(9):
+    for t in tl.static_range(TAPS):
         vx, vr = _tap(x, r, t, base, offs_p, h, w, offs_c, mask_p, mask_c, H,
                       W, stride_c, stride_p, PRE_ACT)
         o += vx * _kernel_tap(kx, n, t, offs_c, mask_c, C)
@@ -219,10 +211,10 @@ def _split_sums_kernel(x, r, kx, kr, partial, C, H, W, stride_n, stride_c,
                                  PRE_ACT)
             acc_second += _load(r, base, offs_p, h, w, 0, 0, offs_c, mask_p,
                                 mask_c, H, W, stride_c, stride_p)
-    out = partial + (n * tl.num_programs(0) + split) * 2 * C + offs_c
-    tl.store(out + SUM_FIRST * C, _column_sums(acc_first) * factor,
+    out = partial + (n * tl.num_programs(0) + split) * SUMS * C + offs_c
+    tl.store(out + SUM_FIRST * C, column_sums(acc_first) * factor,
              mask=mask_c)
-    tl.store(out + SUM_SECOND * C, _column_sums(acc_second) * factor,
+    tl.store(out + SUM_SECOND * C, column_sums(acc_second) * factor,
              mask=mask_c)
 
 
@@ -255,7 +247,7 @@ def _load_taps(ptr, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c, H, W,
     in rows ``t >= 9``."""
     dh, dw = (offs_t // 3 - 1)[:, None], (offs_t % 3 - 1)[:, None]
     hh, ww = h[None, :] + dh, w[None, :] + dw
-    inside = ((offs_t < 9)[:, None] & mask_p[None, :] & (hh >= 0) & (hh < H)
+    inside = ((offs_t < TAPS)[:, None] & mask_p[None, :] & (hh >= 0) & (hh < H)
               & (ww >= 0) & (ww < W))
     offs = (base + (offs_p[None, :] + dh * W + dw)[:, :, None] * stride_p +
             offs_c[None, None, :] * stride_c)
@@ -265,18 +257,12 @@ def _load_taps(ptr, base, offs_p, h, w, offs_t, offs_c, mask_p, mask_c, H, W,
 
 
 @triton.jit
-def _position_sums(v):
-    """``v.sum(1)`` of ``[16, BLOCK_P, BLOCK_C]``: ``[16, BLOCK_C]``."""
-    return tl.reduce(v, 1, tl.standard._sum_combine)
-
-
-@triton.jit
 def _store_taps(taps, row, family: tl.constexpr, v, offs_t, offs_c, mask_c,
                 C, FAMILIES: tl.constexpr):
     """Store rows ``t < 9`` of ``v`` ``[16, BLOCK_C]`` as the tap sums of
     ``family`` in partial row ``row``."""
-    dst = (row * FAMILIES * 9 + family * 9 + offs_t)[:, None] * C + offs_c
-    tl.store(taps + dst, v, mask=(offs_t < 9)[:, None] & mask_c[None, :])
+    dst = ((row * FAMILIES + family) * TAPS + offs_t)[:, None] * C + offs_c
+    tl.store(taps + dst, v, mask=(offs_t < TAPS)[:, None] & mask_c[None, :])
 
 
 @triton.jit
@@ -295,25 +281,26 @@ def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
     are known; under ``BATCH_STATS`` it also stores ``o`` (for
     :func:`_input_grads_kernel`). Grid ``(splits, channel blocks, N)``.
     """
-    FAMILIES: tl.constexpr = 6 if BATCH_STATS else 2
+    FAMILIES: tl.constexpr = (BATCH_TAP_FAMILIES
+                              if BATCH_STATS else AFFINE_TAP_FAMILIES)
     split, n = tl.program_id(0), tl.program_id(2).to(tl.int64)
     offs_c, mask_c = _channels(C, BLOCK_C)
-    offs_t = tl.arange(0, 16)
+    offs_t = tl.arange(0, TAP_ROWS)
     base = n * stride_n
-    # the sample's kernels, [16, 1, BLOCK_C] (taps t < 9)
-    k_rows = (n * 9 + offs_t)[:, None] * C + offs_c[None, :]
-    k_mask = (offs_t < 9)[:, None] & mask_c[None, :]
+    # the sample's kernels, [TAP_ROWS, 1, BLOCK_C] (taps t < TAPS)
+    k_rows = (n * TAPS + offs_t)[:, None] * C + offs_c[None, :]
+    k_mask = (offs_t < TAPS)[:, None] & mask_c[None, :]
     kx3 = tl.load(kx + k_rows, mask=k_mask, other=0.)[:, None, :]
     kr3 = tl.load(kr + k_rows, mask=k_mask, other=0.)[:, None, :]
     s = tl.load(scale + n)
     acc_g = tl.full((BLOCK_C, ), 0., tl.float32)
     acc_go = tl.full((BLOCK_C, ), 0., tl.float32)
-    acc_gx = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_gr = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_x = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_r = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_ox = tl.full((16, BLOCK_C), 0., tl.float32)
-    acc_or = tl.full((16, BLOCK_C), 0., tl.float32)
+    acc_gx = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_gr = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_x = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_r = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_ox = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    acc_or = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
     for i in range(tiles_per_split):
         offs_p, h, w, mask_p = _positions(split * tiles_per_split + i, H, W,
                                           BLOCK_P)
@@ -325,22 +312,23 @@ def _grad_reduce_kernel(g, x, r, kx, kr, scale, o_out, sums, taps, C, H, W,
                         H, W, stride_c, stride_p)
         if PRE_ACT:
             x3 = _block_output(x3, r3, x)
-        o = tl.reduce(x3 * kx3 + r3 * kr3, 0, tl.standard._sum_combine)
+        o = column_sums(x3 * kx3 + r3 * kr3)
         if BATCH_STATS:
             _store(o_out, o, base, offs_p, offs_c, mask_p, mask_c, stride_c,
                    stride_p)
-        acc_g += _column_sums(gs)
-        acc_go += _column_sums(gs * o)
-        acc_gx += _position_sums(gs[None, :, :] * x3)
-        acc_gr += _position_sums(gs[None, :, :] * r3)
+        acc_g += column_sums(gs)
+        acc_go += column_sums(gs * o)
+        acc_gx += row_sums(gs[None, :, :] * x3)
+        acc_gr += row_sums(gs[None, :, :] * r3)
         if BATCH_STATS:
-            acc_x += _position_sums(x3)
-            acc_r += _position_sums(r3)
-            acc_ox += _position_sums(o[None, :, :] * x3)
-            acc_or += _position_sums(o[None, :, :] * r3)
+            acc_x += row_sums(x3)
+            acc_r += row_sums(r3)
+            acc_ox += row_sums(o[None, :, :] * x3)
+            acc_or += row_sums(o[None, :, :] * r3)
     row = n * tl.num_programs(0) + split
-    tl.store(sums + (row * 2 + SUM_FIRST) * C + offs_c, acc_g, mask=mask_c)
-    tl.store(sums + (row * 2 + SUM_SECOND) * C + offs_c, acc_go, mask=mask_c)
+    out = sums + row * SUMS * C + offs_c
+    tl.store(out + SUM_FIRST * C, acc_g, mask=mask_c)
+    tl.store(out + SUM_SECOND * C, acc_go, mask=mask_c)
     _store_taps(taps, row, TAP_G_X, acc_gx, offs_t, offs_c, mask_c, C,
                 FAMILIES)
     _store_taps(taps, row, TAP_G_R, acc_gr, offs_t, offs_c, mask_c, C,
@@ -370,11 +358,11 @@ def _sum_tap_family(taps, n, family: tl.constexpr, offs_t, offs_c, mask,
                     tiles, C, FAMILIES: tl.constexpr, BLOCK_C: tl.constexpr):
     """Sum over the tiles of sample ``n``, in order, of one family of tap
     sums: ``[16, BLOCK_C]`` (rows ``t < 9``)."""
-    acc = tl.full((16, BLOCK_C), 0., tl.float32)
-    rows = (offs_t + family * 9)[:, None] * C + offs_c[None, :]
+    acc = tl.full((TAP_ROWS, BLOCK_C), 0., tl.float32)
+    rows = (offs_t + family * TAPS)[:, None] * C + offs_c[None, :]
     for tile in range(tiles):
         acc += tl.load(
-            taps + (n * tiles + tile) * FAMILIES * 9 * C + rows,
+            taps + (n * tiles + tile) * FAMILIES * TAPS * C + rows,
             mask=mask,
             other=0.)
     return acc
@@ -391,11 +379,12 @@ def _kernel_grads_kernel(taps, coefs, grad_coefs, dkx, dkr, C, tiles,
     for ``k`` = ``x``, ``r`` (the terms in brackets under batch
     statistics). Grid ``(1, channel blocks, N)``.
     """
-    FAMILIES: tl.constexpr = 6 if BATCH_STATS else 2
+    FAMILIES: tl.constexpr = (BATCH_TAP_FAMILIES
+                              if BATCH_STATS else AFFINE_TAP_FAMILIES)
     n = tl.program_id(2).to(tl.int64)
     offs_c, mask_c = _channels(C, BLOCK_C)
-    offs_t = tl.arange(0, 16)
-    mask = (offs_t < 9)[:, None] & mask_c[None, :]
+    offs_t = tl.arange(0, TAP_ROWS)
+    mask = (offs_t < TAPS)[:, None] & mask_c[None, :]
     alpha = tl.load(
         coefs + COEF_ALPHA * C + offs_c, mask=mask_c, other=0.)[None, :]
     grad_x = alpha * _sum_tap_family(taps, n, TAP_G_X, offs_t, offs_c, mask,
@@ -412,7 +401,7 @@ def _kernel_grads_kernel(taps, coefs, grad_coefs, dkx, dkr, C, tiles,
                                        tiles, C, FAMILIES, BLOCK_C)
         grad_r += co * _sum_tap_family(taps, n, TAP_O_R, offs_t, offs_c,
                                        mask, tiles, C, FAMILIES, BLOCK_C)
-    dst = (n * 9 + offs_t)[:, None] * C + offs_c[None, :]
+    dst = (n * TAPS + offs_t)[:, None] * C + offs_c[None, :]
     tl.store(dkx + dst, grad_x, mask=mask)
     tl.store(dkr + dst, grad_r, mask=mask)
 
@@ -438,7 +427,7 @@ def _input_grads_kernel(g, o, x, r, scale, coefs, grad_coefs, kx, kr,
         c1, co = _batch_grad_coefs(grad_coefs, offs_c, mask_c, C)
     gx = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
     gr = tl.full((BLOCK_P, BLOCK_C), 0., tl.float32)
-    for t in tl.static_range(9):
+    for t in tl.static_range(TAPS):
         dh, dw = 1 - t // 3, 1 - t % 3
         do = _load(g, base, offs_p, h, w, dh, dw, offs_c, mask_p, mask_c, H,
                    W, stride_c, stride_p) * cg
@@ -450,8 +439,10 @@ def _input_grads_kernel(g, o, x, r, scale, coefs, grad_coefs, kx, kr,
                 stride_c, stride_p) * co
         gx += do * _kernel_tap(kx, n, t, offs_c, mask_c, C)
         gr += do * _kernel_tap(kr, n, t, offs_c, mask_c, C)
-    px = tl.load(pooled_grad + 2 * n * C + offs_c, mask=mask_c, other=0.)
-    pr = tl.load(pooled_grad + (2 * n + 1) * C + offs_c, mask=mask_c, other=0.)
+    px = tl.load(pooled_grad + (n * MEANS + MEAN_X) * C + offs_c, mask=mask_c,
+                 other=0.)
+    pr = tl.load(pooled_grad + (n * MEANS + MEAN_R) * C + offs_c, mask=mask_c,
+                 other=0.)
     gx += px[None, :] * inv_hw + _load(g, base, offs_p, h, w, 0, 0, offs_c,
                                        mask_p, mask_c, H, W, stride_c,
                                        stride_p)
@@ -473,7 +464,7 @@ def _sum_rows(sums, c, mask, rows, C, row: tl.constexpr):
     rows in order."""
     total = tl.load(sums + row * C + c, mask=mask, other=0.)
     for i in range(1, rows):
-        total += tl.load(sums + (i * 2 + row) * C + c, mask=mask, other=0.)
+        total += tl.load(sums + (i * SUMS + row) * C + c, mask=mask, other=0.)
     return total
 
 
@@ -549,14 +540,7 @@ def _norm_grad_coefficients_kernel(grad_sums, coefs, out, C, rows, inv_count,
 # .dla_light_ops. Every kernel is launched through `launch`.
 
 
-def launch(kernel: triton.runtime.jit.JITFunction, grid: Tuple[int, ...],
-           *args, **constexprs) -> None:
-    """Launch ``kernel`` on ``grid`` (the single launch point of this
-    module)."""
-    kernel[grid](*args, **constexprs)
-
-
-def layout(x: torch.Tensor) -> Tuple[int, int, int]:
+def strides(x: torch.Tensor) -> Tuple[int, int, int]:
     """``(stride_n, stride_c, stride_p)`` of a dense ``[N, C, H, W]``
     tensor, whose positions ``p = h * W + w`` lie ``stride_p`` apart."""
     n, c, h, w = x.shape
@@ -581,10 +565,10 @@ def _split_sums(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
     r = in_layout_of(r, x)
     config = tile_config(x)
     splits, per_split = position_splits(x, config)
-    partial = x.new_empty((n * splits, 2, c), dtype=torch.float32)
+    partial = x.new_empty((n * splits, layout.SUMS, c), dtype=torch.float32)
     launch(
         _split_sums_kernel, (splits, tile_grid(x, config).channel_blocks, n),
-        x, r, kx, kr, partial, c, h, w, *layout(x), per_split, factor,
+        x, r, kx, kr, partial, c, h, w, *strides(x), per_split, factor,
         GATED=gated, PRE_ACT=pre_activation, BLOCK_P=config.block_p,
         BLOCK_C=config.block_c, num_warps=config.num_warps)
     return partial, splits
@@ -623,14 +607,14 @@ def norm_coefficients(sums: Optional[torch.Tensor],
         return out if t is None else t  # absent: not read
 
     launch(
-        _norm_coefficients_kernel, (triton.cdiv(c, VECTOR_BLOCK), ),
+        _norm_coefficients_kernel, (triton.cdiv(c, layout.CHANNEL_BLOCK), ),
         ptr(sums), ptr(weight), ptr(bias), ptr(running_mean),
         ptr(running_var), out, c, sums.shape[0] if batch_stats else 0,
         1.0 / count, count / max(count - 1, 1), eps, momentum,
         BATCH_STATS=batch_stats,
         UPDATE=batch_stats and running_mean is not None,
         HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
-        BLOCK=VECTOR_BLOCK)
+        BLOCK=layout.CHANNEL_BLOCK)
 
 
 def norm_grad_coefficients(grad_sums: torch.Tensor, coefs: torch.Tensor,
@@ -640,9 +624,10 @@ def norm_grad_coefficients(grad_sums: torch.Tensor, coefs: torch.Tensor,
     :func:`_norm_grad_coefficients_kernel`."""
     c = coefs.shape[1]
     launch(
-        _norm_grad_coefficients_kernel, (triton.cdiv(c, VECTOR_BLOCK), ),
-        grad_sums, coefs, out, c, grad_sums.shape[0], 1.0 / count,
-        BATCH_STATS=batch_stats, BLOCK=VECTOR_BLOCK)
+        _norm_grad_coefficients_kernel,
+        (triton.cdiv(c, layout.CHANNEL_BLOCK), ), grad_sums, coefs, out, c,
+        grad_sums.shape[0], 1.0 / count,
+        BATCH_STATS=batch_stats, BLOCK=layout.CHANNEL_BLOCK)
 
 
 def epilogue(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
@@ -655,7 +640,7 @@ def epilogue(x: torch.Tensor, r: torch.Tensor, kx: torch.Tensor,
     config = tile_config(x)
     launch(
         _epilogue_kernel, _full_size_grid(x, config), x, in_layout_of(r, x),
-        kx, kr, alpha, beta, scale, y, c, h, w, *layout(x),
+        kx, kr, alpha, beta, scale, y, c, h, w, *strides(x),
         PRE_ACT=pre_activation, BLOCK_P=config.block_p,
         BLOCK_C=config.block_c, num_warps=config.num_warps)
 
@@ -670,13 +655,14 @@ def grad_reduce(grad: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
     n, c, h, w = x.shape
     config = reduction_tile_config(x)
     splits, per_split = position_splits(x, config)
-    sums = x.new_empty((n * splits, 2, c), dtype=torch.float32)
-    taps = x.new_empty((n * splits, tap_families(batch_stats) * TAPS, c),
+    sums = x.new_empty((n * splits, layout.SUMS, c), dtype=torch.float32)
+    families = layout.tap_families(batch_stats)
+    taps = x.new_empty((n * splits, families * layout.TAPS, c),
                        dtype=torch.float32)
     launch(
         _grad_reduce_kernel, (splits, tile_grid(x, config).channel_blocks, n),
         in_layout_of(grad, x), x, in_layout_of(r, x), kx, kr, scale,
-        o if batch_stats else x, sums, taps, c, h, w, *layout(x), per_split,
+        o if batch_stats else x, sums, taps, c, h, w, *strides(x), per_split,
         BATCH_STATS=batch_stats, PRE_ACT=pre_activation,
         BLOCK_P=config.block_p, BLOCK_C=config.block_c,
         num_warps=config.num_warps)
@@ -713,6 +699,6 @@ def input_grads(grad: torch.Tensor, o: Optional[torch.Tensor],
         _input_grads_kernel, _full_size_grid(x, config), in_layout_of(grad, x),
         o if batch_stats else x, x, in_layout_of(r, x), scale, coefs,
         coefs if grad_coefs is None else grad_coefs, kx, kr, pooled_grad, dx,
-        dr, c, h, w, *layout(x), 1.0 / (h * w), BATCH_STATS=batch_stats,
+        dr, c, h, w, *strides(x), 1.0 / (h * w), BATCH_STATS=batch_stats,
         PRE_ACT=pre_activation, BLOCK_P=config.block_p,
         BLOCK_C=config.block_c, num_warps=config.num_warps)

@@ -11,7 +11,6 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-TAPS = 9  # taps of a 3x3 kernel
 # Programs an owner-computes reduction over positions aims for.
 TARGET_PROGRAMS = 1024
 
@@ -97,11 +96,3 @@ def grad_reduce_rows(x: torch.Tensor) -> int:
     """Rows ``R`` (one per sample and split) of the partial sums of the
     backward reduction."""
     return x.shape[0] * position_splits(x, reduction_tile_config(x))[0]
-
-
-def tap_families(batch_stats: bool) -> int:
-    """Families of tap sums the backward reduction stores (see
-    :mod:`.dla_light_kernels`): ``sum g' x_t`` and ``sum g' r_t``, and under
-    batch statistics also ``sum x_t``, ``sum r_t``, ``sum o x_t`` and
-    ``sum o r_t``."""
-    return 6 if batch_stats else 2

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from mmdla.models import DLALightStep
-from mmdla.models.layers.recorder import Recorder
 from mmdla.models.layers.context_cells import DynamicSharingUnit
 from mmdla.models.layers.layer_attention import MRLALight, fold_gates
+from mmdla.models.layers.recorder import Recorder
 from mmdla.ops import dsu_combine, gate_kernels
 
 
@@ -49,8 +49,7 @@ def gates_by_definition(attention, update_kernel, pooled, gate):
 
 
 @pytest.mark.parametrize('c,head_dim', [(64, 16), (32, 32), (512, 32)])
-def test_gate_kernels_match_their_definition(interpreted_kernels, c,
-                                             head_dim):
+def test_gate_kernels_match_their_definition(interpreted_kernels, c, head_dim):
     torch.manual_seed(c)
     n = 3
     attention = MRLALight(c, head_dim)
@@ -80,14 +79,13 @@ def test_gate_ops_fake_implementations(interpreted_kernels):
     attention = MRLALight(c, 16)
     update = torch.randn(c, 1, 3, 3)
     torch.library.opcheck(
-        gate_kernels,
-        (torch.randn(n, 2, c), torch.rand(n, c), attention.query_kernel,
-         attention.key_kernel, attention.value_kernel, update,
-         attention.lambda_t, 16),
+        gate_kernels, (torch.randn(n, 2, c), torch.rand(
+            n, c), attention.query_kernel, attention.key_kernel,
+                       attention.value_kernel, update, attention.lambda_t, 16),
         test_utils=('test_schema', 'test_faketensor'))
     torch.library.opcheck(
-        dsu_combine, (torch.randn(n, 2, 3 * c), 1, torch.randn(n, 3 * c),
-                      torch.randn(n, c)),
+        dsu_combine, (torch.randn(n, 2, 3 * c), 1, torch.randn(
+            n, 3 * c), torch.randn(n, c)),
         test_utils=('test_schema', 'test_faketensor'))
 
 
@@ -95,10 +93,13 @@ def test_when_the_gates_are_fused():
     """The fused ``[N, C]`` part needs the DSU, per-sample context, fp32
     parameters and heads of a power-of-2 size; a recorder, which collects
     the gates, takes the PyTorch part."""
-    assert DLALightStep(64, 2).fuses_gates(0)
-    assert not DLALightStep(64, 2, context_cell='lstm').fuses_gates(0)
-    assert not DLALightStep(64, 2, legacy_batch0_context=True).fuses_gates(0)
-    assert not DLALightStep(48, 2, head_dim=24).fuses_gates(0)
-    assert not DLALightStep(64, 2).half().fuses_gates(0)
+    assert DLALightStep(64, 2).gates_unfused(0) == ''
+    assert 'fused_combine' in DLALightStep(
+        64, 2, context_cell='lstm').gates_unfused(0)
+    assert DLALightStep(
+        64, 2, legacy_batch0_context=True).gates_unfused(0) == (
+            'legacy_batch0_context=True')
+    assert 'power of 2' in DLALightStep(48, 2, head_dim=24).gates_unfused(0)
+    assert 'float16' in DLALightStep(64, 2).half().gates_unfused(0)
     with Recorder():
-        assert not DLALightStep(64, 2).fuses_gates(0)
+        assert 'Recorder' in DLALightStep(64, 2).gates_unfused(0)

@@ -8,18 +8,13 @@ The launchers run on CPU tensors with the launch intercepted, so that each
 kernel is compiled with the argument types and constexprs its launcher
 really passes (bf16 activations, both layouts, every option).
 """
-import importlib
 import os
 import re
 import subprocess
-import sys
 from unittest import mock
 
 import pytest
 import torch
-
-from mmdla.ops.dla_light_gate_ops import GATE_KERNELS_MODULE as GATE_KERNELS
-from mmdla.ops.dla_light_ops import KERNELS_MODULE as KERNELS
 
 DTYPES = {
     torch.bfloat16: 'bf16',
@@ -48,20 +43,6 @@ def signature(fn, args, constexprs):
     return types, dict(constexprs)
 
 
-@pytest.fixture(scope='module')
-def compiled_mode_kernels():
-    """The kernel modules imported afresh without ``TRITON_INTERPRET``."""
-    triton = pytest.importorskip('triton', reason='triton is not installed')
-    with mock.patch.dict(os.environ):
-        os.environ.pop('TRITON_INTERPRET', None)
-        for name in (KERNELS, GATE_KERNELS):
-            sys.modules.pop(name, None)
-        yield (triton, importlib.import_module(KERNELS),
-               importlib.import_module(GATE_KERNELS))
-    for name in (KERNELS, GATE_KERNELS):
-        sys.modules.pop(name, None)
-
-
 def jit_kernels(triton, module) -> set:
     return {
         name
@@ -85,7 +66,9 @@ def compile_for_sm90(triton, kernel, args, constexprs, num_warps):
     ptx = compiled.asm['ptx']
     result = subprocess.run(
         [ptxas, '-arch=sm_90a', '-v', '-', '-o', os.devnull],
-        input=ptx, capture_output=True, text=True)
+        input=ptx,
+        capture_output=True,
+        text=True)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     return (int(re.search(r'Used (\d+) registers', report).group(1)),
@@ -98,8 +81,8 @@ def assert_every_kernel_compiles_unspilled(triton, module, calls) -> None:
     assert {kernel.__name__
             for kernel, *_ in calls} == jit_kernels(triton, module)
     for kernel, args, constexprs, num_warps in calls:
-        registers, spilled = compile_for_sm90(triton, kernel, args,
-                                              constexprs, num_warps)
+        registers, spilled = compile_for_sm90(triton, kernel, args, constexprs,
+                                              num_warps)
         assert spilled == 0, (kernel.__name__, registers, spilled)
 
 
@@ -134,8 +117,7 @@ def launches(kernels, channels_last: bool, flags: bool):
 
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('flags', [False, True])
-def test_kernels_compile_for_sm90(compiled_mode_kernels, channels_last,
-                                  flags):
+def test_kernels_compile_for_sm90(compiled_mode_kernels, channels_last, flags):
     triton, kernels, _ = compiled_mode_kernels
     calls = launches(kernels, channels_last, flags)
     assert_every_kernel_compiles_unspilled(triton, kernels, calls)

@@ -58,8 +58,8 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
 
-from mmdla.ops import (FUSED_MODES, fused_light_step, gate_kernels,
-                       use_fused_step)
+from mmdla.ops import (PYTORCH, TRACEABLE, StepPlan, check_fused_mode,
+                       fused_light_step, gate_kernels, plan_fused_step)
 from mmdla.registry import MODELS
 from .context_cells import build_context_cell
 from .layer_attention import (MRLABase, MRLALight, fold_gates,
@@ -174,21 +174,23 @@ class LayerAttentionStep(BaseModule):
                 x: torch.Tensor,
                 shortcut: torch.Tensor,
                 carry,
-                activate: bool = False) -> tuple:
+                plan: Optional[StepPlan] = None) -> tuple:
         """Apply the layer attention after block ``index``.
 
         Args:
             index (int): The block, ``0 <= index < num_blocks``.
             x (Tensor): The block's output ``x_t``, ``[N, C, H, W]``; with
-                ``activate``, the block's residual branch.
+                a ``plan`` that fuses the activation, the block's residual
+                branch.
             shortcut (Tensor): The block's shortcut ``r_t``,
                 ``[N, C, H, W]``.
             carry: What this method returned for block ``index - 1``;
                 None for block 0.
-            activate (bool): Form the block's output ``relu(x + shortcut)``
-                first. :class:`DLAStage` passes True only where
-                :meth:`fuses_activation` returned True, so a step that does
-                not override it never receives True. Defaults to False.
+            plan (StepPlan, optional): What :meth:`plan` returned for the
+                block's input, where it fuses the activation: the step then
+                forms the block's output ``relu(x + shortcut)`` first.
+                :class:`DLAStage` passes no other plan, so a step that does
+                not override :meth:`plan` never receives one.
 
         Returns:
             tuple: The new ``x_t`` ``[N, C, H, W]`` and the carry for block
@@ -196,15 +198,11 @@ class LayerAttentionStep(BaseModule):
         """
         raise NotImplementedError
 
-    def fuses_activation(self, index: int, x: torch.Tensor) -> bool:
-        """Whether the step of block ``index``, whose input is ``x``, also
-        forms the block's output ``relu(residual + shortcut)``.
-
-        If so, the stage calls ``forward(index, residual, shortcut, carry,
-        activate=True)`` with the block's residual branch instead of its
-        output. No step does by default.
-        """
-        return False
+    def plan(self, index: int, x: torch.Tensor) -> StepPlan:
+        """How the step of block ``index`` runs for the block's input ``x``
+        ``[N, C_in, H, W]`` (see :func:`mmdla.ops.plan_fused_step`): in
+        PyTorch, unless a step with a fused path overrides this method."""
+        return StepPlan(PYTORCH, f'{type(self).__name__} has no fused step')
 
     def drop_path_scale(self, x: torch.Tensor) -> Optional[torch.Tensor]:
         """The per-sample scale ``[N]`` by which DropPath multiplies the
@@ -400,12 +398,11 @@ class DLALightStep(DLAStep):
         fused (str | bool): ``'auto'`` (default) runs the step through the
             fused kernels of :mod:`mmdla.ops` on the devices where they were
             measured faster than the PyTorch path (none yet, see
-            :data:`mmdla.ops.dla_light_step.AUTO_FUSED_DEVICES`) and in
+            :data:`mmdla.ops.dla_light_plan.AUTO_FUSED_DEVICES`) and in
             PyTorch elsewhere; ``True`` on any device, ``False`` never.
             Norms other than ``BatchNorm2d`` and other dtypes keep the
             PyTorch path, and so does ``'auto'`` under ``torch.compile``
-            (see :func:`mmdla.ops.use_fused_step`). Both compute the same
-            step.
+            (see :meth:`plan`). Both compute the same step.
     """
 
     def __init__(self,
@@ -423,9 +420,7 @@ class DLALightStep(DLAStep):
         super().__init__(channels, num_blocks, context_cell, dsu_reduction,
                          legacy_batch0_context, norm_cfg, drop_path_rate,
                          init_cfg)
-        if fused not in FUSED_MODES:
-            raise ValueError(
-                f'fused must be one of {FUSED_MODES}, got {fused!r}.')
+        check_fused_mode(fused)
         self.fused = fused
         self.attentions = ModuleList(
             MRLALight(channels, head_dim, lambda_init)
@@ -438,12 +433,13 @@ class DLALightStep(DLAStep):
         super().init_weights()
         kaiming_init_depthwise(self.update_kernel)
 
-    def forward(self,
-                index: int,
-                x: torch.Tensor,
-                shortcut: torch.Tensor,
-                context: Optional[Context],
-                activate: bool = False) -> Tuple[torch.Tensor, Context]:
+    def forward(
+            self,
+            index: int,
+            x: torch.Tensor,
+            shortcut: torch.Tensor,
+            context: Optional[Context],
+            plan: Optional[StepPlan] = None) -> Tuple[torch.Tensor, Context]:
         """The whole DLA-L step of block ``index``.
 
         Spatial means of ``x`` and ``r``, the context path (one cell
@@ -456,22 +452,28 @@ class DLALightStep(DLAStep):
 
         Args:
             index (int): The block.
-            x (Tensor): Block output ``x_t``, ``[N, C, H, W]`` (with
-                ``activate``: the block's residual branch, see
-                :meth:`fuses_activation`).
+            x (Tensor): Block output ``x_t``, ``[N, C, H, W]`` (with a
+                ``plan`` that fuses the activation: the block's residual
+                branch).
             shortcut (Tensor): Block shortcut ``r_t``, ``[N, C, H, W]``.
             context (Context, optional): The context after block
                 ``index - 1``; None for block 0 (zero context).
-            activate (bool): ``x_t = relu(x + shortcut)`` is formed in the
-                fused kernels. Defaults to False.
+            plan (StepPlan, optional): The stage's :meth:`plan` for the
+                block's input, which fuses the activation: ``x_t = relu(x +
+                shortcut)`` is formed in the fused kernels. None: the plan
+                for ``x`` and ``shortcut``.
 
         Returns:
             tuple[Tensor, Context]: The new ``x_t`` ``[N, C, H, W]`` and the
             context after block ``index``.
         """
+        activate = plan is not None and plan.fuses_activation
+        if plan is None:
+            plan = self.plan(index, x, shortcut)
+        if plan.path != PYTORCH:
+            return self.fused_forward(index, x, shortcut, context, plan,
+                                      activate)
         norm = self.norms[index]
-        if activate or use_fused_step(self.fused, x, shortcut, norm):
-            return self.fused_forward(index, x, shortcut, context, activate)
         pooled = global_avg_pool(x)
         context, gate = self.context_and_gate(
             torch.stack((pooled, global_avg_pool(shortcut)), 1), context)
@@ -479,12 +481,18 @@ class DLALightStep(DLAStep):
         out = self.attend(index, x, pooled, shortcut, gate)
         return x + self.drop_path(norm(out)), context
 
-    def fuses_activation(self, index: int, x: torch.Tensor) -> bool:
-        """The fused step forms the block output itself: when it is taken
-        for the block's input ``x`` (its device, dtype and layout), except
-        in its traceable form under ``torch.compile``."""
-        return (not torch.compiler.is_compiling()
-                and use_fused_step(self.fused, x, x, self.norms[index]))
+    def plan(self,
+             index: int,
+             x: torch.Tensor,
+             shortcut: Optional[torch.Tensor] = None) -> StepPlan:
+        """How the step of block ``index`` runs (see
+        :func:`mmdla.ops.plan_fused_step`): for the block's input ``x``
+        (the stage asks before the block runs), or for its output ``x`` and
+        ``shortcut``."""
+        return plan_fused_step(self.fused, x,
+                               x if shortcut is None else shortcut,
+                               self.norms[index],
+                               lambda: self.gates_unfused(index))
 
     def context_and_gate(self,
                          pooled: torch.Tensor,
@@ -493,7 +501,7 @@ class DLALightStep(DLAStep):
         """The context path and the update gate ``d`` ``[N, C]`` from
         ``GAP(x)`` and ``GAP(r)`` stacked as ``pooled`` ``[N, 2, C]``, with
         one input projection for both paths (with ``fused``, the cell's
-        ``fused_combine`` for both, see :meth:`fuses_gates`)."""
+        ``fused_combine`` for both, see :meth:`gates_unfused`)."""
         if context is None:
             context = self.initial_context(pooled[:, 0])
         cell = self.context_cell
@@ -505,39 +513,50 @@ class DLALightStep(DLAStep):
         context = self.advance(proj[:, 0], context)
         return context, self.update_gates(proj[:, 1:], context)[:, 0]
 
-    def fuses_gates(self, index: int) -> bool:
-        """Whether the fused step of block ``index`` also runs its ``[N,
-        C]`` part in fused kernels (:func:`mmdla.ops.dsu_combine`,
-        :func:`mmdla.ops.gate_kernels`), instead of PyTorch: for a context
-        cell with a ``fused_combine`` (the DSU), per-sample context, fp32
-        parameters, heads of a power-of-2 size (they divide ``C``, see
-        :class:`LayerAttention`), and while no :class:`Recorder` collects
-        the gates."""
+    def gates_unfused(self, index: int) -> str:
+        """Why the fused step of block ``index`` cannot run its ``[N, C]``
+        part in fused kernels (:func:`mmdla.ops.dsu_combine`,
+        :func:`mmdla.ops.gate_kernels`) but in PyTorch; empty where it can:
+        for a context cell with a ``fused_combine`` (the DSU), per-sample
+        context, fp32 parameters, heads of a power-of-2 size (they divide
+        ``C``, see :class:`LayerAttention`), and while no :class:`Recorder`
+        collects the gates."""
         attention = self.attentions[index]
         head_dim = attention.head_dim
-        return (self.context_cell.fused_combine is not None
-                and not self.legacy_batch0_context
-                and attention.value_kernel.dtype == torch.float32
-                and head_dim & (head_dim - 1) == 0 and not recording())
+        if self.context_cell.fused_combine is None:
+            return (f'the context cell {type(self.context_cell).__name__} '
+                    'has no fused_combine')
+        if self.legacy_batch0_context:
+            return 'legacy_batch0_context=True'
+        if attention.value_kernel.dtype != torch.float32:
+            return f'{attention.value_kernel.dtype} parameters'
+        if head_dim & (head_dim - 1):
+            return f'head_dim={head_dim} is not a power of 2'
+        if recording():
+            return 'a Recorder collects the gates'
+        return ''
 
     def fused_forward(self,
                       index: int,
                       x: torch.Tensor,
                       shortcut: torch.Tensor,
                       context: Optional[Context],
+                      plan: StepPlan,
                       activate: bool = False) -> Tuple[torch.Tensor, Context]:
-        """:meth:`forward` through :func:`mmdla.ops.fused_light_step`: the
-        gates folded into the two depthwise kernels (:func:`fold_gates`),
-        the full-size work in the fused kernels."""
+        """:meth:`forward` through :func:`mmdla.ops.fused_light_step` in
+        the ``plan``'s form: the gates folded into the two depthwise kernels
+        (in their own kernels or with :func:`fold_gates`), the full-size
+        work in the fused kernels; with ``activate``, ``x`` is the block's
+        residual branch."""
         attention = self.attentions[index]
-        fuses_gates = self.fuses_gates(index)
+        fuses_gates = plan.fuse_gates
 
         def kernels(pooled, *state):
             new_context, gate = self.context_and_gate(
-                pooled, Context(*state) if state else None, fuses_gates)
+                pooled,
+                Context(*state) if state else None, fuses_gates)
             if fuses_gates:
-                kx, kr, _ = gate_kernels(pooled, gate,
-                                         attention.query_kernel,
+                kx, kr, _ = gate_kernels(pooled, gate, attention.query_kernel,
                                          attention.key_kernel,
                                          attention.value_kernel,
                                          self.update_kernel,
@@ -557,7 +576,8 @@ class DLALightStep(DLAStep):
                   *self.context_cell.parameters())
         y, state = fused_light_step(x, shortcut, kernels, context or (),
                                     params, self.norms[index],
-                                    self.drop_path_scale(x), activate)
+                                    self.drop_path_scale(x), activate,
+                                    plan.path == TRACEABLE)
         return y, Context(*state)
 
     def attend(self, index: int, x: torch.Tensor, pooled: torch.Tensor,
@@ -583,10 +603,9 @@ class DLALightStep(DLAStep):
         """
         attention = self.attentions[index]
         gates = attention.gates(pooled, gate)
-        return gated_depthwise_conv(
-            shortcut, self.update_kernel, gates.update,
-            gates.center) + gated_depthwise_conv(x, attention.value_kernel,
-                                                 gates.value)
+        return gated_depthwise_conv(shortcut, self.update_kernel, gates.update,
+                                    gates.center) + gated_depthwise_conv(
+                                        x, attention.value_kernel, gates.value)
 
 
 @MODELS.register_module()

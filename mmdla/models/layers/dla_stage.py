@@ -87,10 +87,10 @@ class DLAStage(BaseModule):
         """Block ``index`` and its layer attention step:
         ``[N, C_in, H, W]`` -> ``[N, C, H / s, W / s]`` and the carry."""
         block = getattr(self, str(index))
-        if self.layer_attention.fuses_activation(index, x):
+        plan = self.layer_attention.plan(index, x)
+        if plan.fuses_activation:
             residual, shortcut = block(x, activate=False)
-            return self.layer_attention(
-                index, residual, shortcut, carry, activate=True)
+            return self.layer_attention(index, residual, shortcut, carry, plan)
         x, shortcut = block(x)
         return self.layer_attention(index, x, shortcut, carry)
 

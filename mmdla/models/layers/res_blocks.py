@@ -65,7 +65,7 @@ class ResidualBlock(BaseModule):
 
         With ``activate=False`` the first is ``residual(x)``, before the
         shortcut is added and the ReLU applied (for a layer attention step
-        that fuses them, see :meth:`LayerAttentionStep.fuses_activation`).
+        that fuses them, see :meth:`LayerAttentionStep.plan`).
         """
         shortcut = x if self.downsample is None else self.downsample(x)
         if not activate:
