@@ -3,8 +3,8 @@ which value wins for each."""
 from mmengine.config import Config
 
 from mmdla.engine.config_diff import (changed_optimizer_settings,
-                                      config_differences,
-                                      describe_differences, flatten_config)
+                                      config_differences, describe_differences,
+                                      flatten_config)
 
 
 def _config(**changes) -> Config:

@@ -2,7 +2,7 @@
 import pickle
 
 import pytest
-from mmengine.dataset import BaseDataset, ConcatDataset, Compose
+from mmengine.dataset import BaseDataset, Compose, ConcatDataset
 
 from mmdla.engine.sample_errors import SampleNamingPipeline, name_sample_errors
 
