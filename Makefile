@@ -66,7 +66,7 @@ $(STAMP): | $(PYTHON)
 		>&2; exit 1; }
 	bash tools/install_mmcv.sh $(PYTHON)
 	$(PIP_INSTALL) -r requirements/det.txt -r requirements/cls.txt \
-		-r requirements/tests.txt
+		-r requirements/seg.txt -r requirements/tests.txt
 	@# grad-cam depends on torch, so pip upgrades setuptools to torch's >=77
 	@# again: bring back setuptools<70 (pkg_resources)
 	$(PIP_INSTALL) -r requirements/build.txt

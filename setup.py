@@ -73,6 +73,9 @@ EXTRAS_REQUIRE: Dict[str, List[str]] = {
     # grad-cam for MMPretrain's vis_cam.py, which passes the use_cuda that
     # grad-cam 1.5 removed
     'cls': ['mmpretrain>=1.0.0,<1.3.0', 'grad-cam>=1.3.7,<1.5.0'],
+    # mmseg.utils imports ftfy and regex, which MMSegmentation does not
+    # require
+    'seg': ['mmsegmentation>=1.0.0,<1.3.0', 'ftfy', 'regex'],
     'deploy': DEPLOY_REQUIRES,
     'tests': ['pytest'] + DEPLOY_REQUIRES,
 }
@@ -84,8 +87,8 @@ EXTRAS_REQUIRE['all'] = sorted(
 setup(
     name='mmdla',
     version=read_version(),
-    description='Dynamic Layer Attention backbones for MMPretrain and '
-    'MMDetection',
+    description='Dynamic Layer Attention backbones for MMPretrain, '
+    'MMDetection and MMSegmentation',
     long_description=read_readme(),
     long_description_content_type='text/markdown',
     author='mmdla contributors',

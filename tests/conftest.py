@@ -18,7 +18,8 @@ import torch.nn as nn
 import torchvision
 from mmengine.logging import HistoryBuffer
 
-from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
+from mmdla.datasets import (generate_shapes_cls, generate_shapes_coco,
+                            generate_shapes_seg)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -42,6 +43,12 @@ def cls_demo() -> str:
 
 
 @pytest.fixture(scope='session')
+def seg_demo() -> str:
+    """Path of the semantic segmentation demo config."""
+    return osp.join(REPO_ROOT, 'configs', 'demo', 'fpn_dla18_shapes_seg.py')
+
+
+@pytest.fixture(scope='session')
 def tiny_shapes_coco(tmp_path_factory) -> str:
     """Root (with a trailing slash) of a COCO shapes set of 8 training and
     4 validation images."""
@@ -56,6 +63,15 @@ def tiny_shapes_cls(tmp_path_factory) -> str:
     training and 6 validation images."""
     root = str(tmp_path_factory.mktemp('data') / 'shapes_cls')
     generate_shapes_cls(root, num_train=12, num_val=6)
+    return root + '/'
+
+
+@pytest.fixture(scope='session')
+def tiny_shapes_seg(tmp_path_factory) -> str:
+    """Root (with a trailing slash) of a shapes segmentation set of 8
+    training and 4 validation images."""
+    root = str(tmp_path_factory.mktemp('data') / 'shapes_seg')
+    generate_shapes_seg(root, num_train=8, num_val=4)
     return root + '/'
 
 

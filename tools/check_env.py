@@ -5,8 +5,9 @@ Usage::
     python tools/check_env.py
 
 Shows PyTorch (and CUDA), MMCV (and whether its ops are compiled),
-MMEngine, MMDetection, MMPretrain and mmdla versions, then names each known
-incompatibility with its fix. Exits with status 1 when one is found.
+MMEngine, MMDetection, MMPretrain, MMSegmentation and mmdla versions, then
+names each known incompatibility with its fix. Exits with status 1 when one
+is found.
 """
 import sys
 

@@ -17,6 +17,7 @@ Examples::
     python tools/demo.py                                         # Faster R-CNN
     python tools/demo.py configs/demo/mask_rcnn_dla18_fpn_shapes.py
     python tools/demo.py configs/demo/dla20_cifar_shapes_cls.py
+    python tools/demo.py configs/demo/fpn_dla18_shapes_seg.py    # semantic
 
 Commands run from the repository root, whatever the current directory.
 """
@@ -35,7 +36,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = 'configs/demo/faster_rcnn_dla18_fpn_shapes.py'
 #: Metrics printed at the end, when the evaluation reports them.
 HEADLINE_METRICS = ('coco/bbox_mAP_50', 'coco/bbox_mAP', 'coco/segm_mAP_50',
-                    'coco/segm_mAP', 'accuracy/top1')
+                    'coco/segm_mAP', 'accuracy/top1', 'mIoU')
 
 
 def parse_args() -> argparse.Namespace:
@@ -124,9 +125,11 @@ def main() -> None:
     metrics = read_test_metrics(test_run)
 
     curves = osp.join(work_dir, 'curves.png')
+    # the headline metrics the evaluation reported, validated while training
+    plotted = [key for key in HEADLINE_METRICS if key in metrics]
     run([
         python, 'tools/analysis_tools/plot_curves.py', work_dir, '--out',
-        curves, '--title', name
+        curves, '--title', name, *(['--metrics', *plotted] if plotted else [])
     ])
 
     train_logs = [

@@ -1,15 +1,19 @@
-"""Run a classifier or a detector of an mmdla config on images.
+"""Run a classifier, a detector or a segmentor of an mmdla config on images.
 
 Classification configs (MMPretrain) print the top classes of each image;
-detection configs (MMDetection) print the detections above ``--score-thr``.
-With ``--out-dir``, the painted images are written there: for classifiers
-``<image name>.png`` with the predicted class, for detectors
-``vis/<image file>`` with the boxes (and masks) and ``preds/<image name>.json``
-with all the detections. A folder stands for the images it holds (sorted, its
-sub-folders left out). A file that cannot be read as an image is skipped with
-a warning; the tool fails only if no image can be read. The checkpoint must
-hold exactly the weights of the config's model (as for ``tools/test.py``),
-unless ``--allow-partial-checkpoint`` is given::
+detection configs (MMDetection) print the detections above ``--score-thr``;
+segmentation configs (MMSegmentation) print the share of the pixels of each
+predicted class. With ``--out-dir``, the painted images are written there:
+for classifiers ``<image name>.png`` with the predicted class, for detectors
+``vis/<image file>`` with the boxes (and masks) and
+``preds/<image name>.json`` with all the detections, for segmentors
+``vis/<image file>`` with the predicted classes painted over the image and
+``pred/<index>_pred.png`` with the label map (the class index of every
+pixel). A folder stands for the images it holds (sorted, its sub-folders
+left out). A file that cannot be read as an image is skipped with a warning;
+the tool fails only if no image can be read. The checkpoint must hold exactly
+the weights of the config's model (as for ``tools/test.py``), unless
+``--allow-partial-checkpoint`` is given::
 
     python tools/infer.py configs/demo/dla20_cifar_shapes_cls.py \
         work_dirs/dla20_cifar_shapes_cls/epoch_20.pth \
@@ -17,6 +21,9 @@ unless ``--allow-partial-checkpoint`` is given::
     python tools/infer.py configs/demo/mask_rcnn_dla18_fpn_shapes.py \
         work_dirs/mask_rcnn_dla18_fpn_shapes/epoch_12.pth \
         data/shapes_coco/val/00000.png --out-dir predictions --device cpu
+    python tools/infer.py configs/demo/fpn_dla18_shapes_seg.py \
+        work_dirs/fpn_dla18_shapes_seg/epoch_8.pth \
+        data/shapes_seg/img_dir/val/ --out-dir predictions
 """
 import argparse
 import logging
@@ -25,14 +32,16 @@ from typing import List
 from mmengine.logging import print_log
 
 from mmdla.apis import (build_inferencer, classify_images, detect_images,
-                        expand_images, load_config, split_readable, task_of)
+                        expand_images, load_config, segment_images,
+                        split_readable, task_of)
 from mmdla.engine.cli import add_cfg_options_arg
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Classify images or detect objects in them')
-    parser.add_argument('config', help='classification or detection config')
+        description='Classify images, detect objects in them or segment them')
+    parser.add_argument(
+        'config', help='classification, detection or segmentation config')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         'images',
@@ -90,7 +99,8 @@ def main() -> None:
     cfg = load_config(args.config, args.cfg_options)
     inferencer = build_inferencer(cfg, args.checkpoint, args.device,
                                   args.allow_partial_checkpoint)
-    if task_of(cfg) == 'classification':
+    task = task_of(cfg)
+    if task == 'classification':
         predictions = classify_images(inferencer, images, args.topk,
                                       args.out_dir)
         print()  # end the inferencer's progress bar, left without a newline
@@ -98,6 +108,13 @@ def main() -> None:
             ranked = ', '.join(f'{name} {score:.3f}'
                                for name, score in classes)
             print(f'{image}: {ranked}')
+    elif task == 'segmentation':
+        predictions = segment_images(inferencer, images, args.out_dir)
+        print()  # end the inferencer's progress bar, left without a newline
+        for image, fractions in zip(images, predictions):
+            shares = ', '.join(f'{name} {100 * fraction:.1f} %'
+                               for name, fraction in fractions)
+            print(f'{image}: {shares}')
     else:
         predictions = detect_images(inferencer, images, args.score_thr,
                                     args.out_dir)

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint of any mmdla config (MMDetection or MMPretrain).
+"""Evaluate a checkpoint of any mmdla config (MMDetection, MMPretrain or
+MMSegmentation).
 
 Examples::
 
@@ -13,7 +14,9 @@ unexpected or differently shaped weights (a checkpoint of another depth or
 variant) are an error, unless ``--allow-partial-checkpoint`` is given.
 
 A relative ``--show-dir`` lands in ``<work_dir>/<timestamp>/`` (MMDetection's
-convention, applied to classifiers too); an absolute one is used as is.
+convention, applied to classifiers and segmentors too); an absolute one is
+used as is. Segmentors paint ground truth beside prediction into
+``<show dir>/<image file>`` (``mmdla.SegPaintingHook``).
 """
 import argparse
 import os.path as osp
@@ -30,7 +33,8 @@ from mmdla.utils import is_local_path, runner_checkpoint_loading
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Test (and evaluate) a detector or a classifier')
+        description='Test (and evaluate) a detector, a classifier or a '
+        'segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
@@ -47,7 +51,8 @@ def parse_args() -> argparse.Namespace:
         '--interval',
         type=int,
         default=1,
-        help='paint every N-th image (classifiers; detectors paint all)')
+        help='paint every N-th image (classifiers) or batch (segmentors); '
+        'detectors paint all')
     parser.add_argument(
         '--allow-partial-checkpoint',
         action='store_true',
@@ -66,14 +71,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
-    """Turn on the visualization hook of an MMDetection or MMPretrain
-    config."""
+    """Turn on the visualization hook of an MMDetection, MMPretrain or
+    MMSegmentation config."""
     hook = cfg.get('default_hooks', {}).get('visualization')
     if hook is None:
         raise RuntimeError(
             '--show/--show-dir need a visualization hook in the config: '
             "default_hooks.visualization=dict(type='DetVisualizationHook') "
-            "for detectors, dict(type='VisualizationHook') for classifiers.")
+            "for detectors, dict(type='VisualizationHook') for classifiers, "
+            "dict(type='SegVisualizationHook') for segmentors.")
     scope = cfg.get('default_scope')
     if scope == 'mmdet':
         hook.draw = True
@@ -83,9 +89,18 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
         # the folder is set on the built hook, see `main`
         hook.enable = True
         hook.interval = args.interval
+    elif scope == 'mmseg':
+        # registers mmdla.SegPaintingHook, MMSeg's hook with MMDet's folder
+        import mmdla.visualization.seg_painting_hook  # noqa: F401
+        hook.type = 'mmdla.SegPaintingHook'
+        hook.draw = True
+        hook.interval = args.interval
+        if args.show_dir:
+            hook.test_out_dir = args.show_dir
     else:
-        raise RuntimeError('--show/--show-dir support MMDetection and '
-                           f'MMPretrain configs, not default_scope={scope!r}.')
+        raise RuntimeError(
+            '--show/--show-dir support MMDetection, MMPretrain and '
+            f'MMSegmentation configs, not default_scope={scope!r}.')
     hook.show = args.show
     hook.wait_time = args.wait_time
 

@@ -1,9 +1,11 @@
-"""Train a model of any mmdla config (MMDetection or MMPretrain).
+"""Train a model of any mmdla config (MMDetection, MMPretrain or
+MMSegmentation).
 
 Examples::
 
     # single process (GPU if there is one, else CPU)
     python tools/train.py configs/demo/faster_rcnn_dla18_fpn_shapes.py
+    python tools/train.py configs/demo/fpn_dla18_shapes_seg.py
 
     # resume the latest checkpoint of the work dir, or a given one
     python tools/train.py CONFIG --resume
@@ -54,7 +56,7 @@ from mmdla.utils import is_local_path, runner_checkpoint_loading
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train a detector or a classifier')
+        description='Train a detector, a classifier or a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(

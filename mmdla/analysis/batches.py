@@ -6,15 +6,17 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import nn
 
-from .config import is_detection
+from .config import task_of
 
 
 def synthetic_batch(cfg: Config, batch_size: int, shape: Tuple[int,
                                                                int]) -> dict:
-    """A batch of random images with random labels (or boxes and masks),
-    as a data loader yields it (before the data preprocessor)."""
+    """A batch of random images with random labels (boxes and masks for a
+    detector, a label map for a segmentor), as a data loader yields it
+    (before the data preprocessor)."""
     height, width = shape
-    if is_detection(cfg):
+    task = task_of(cfg)
+    if task == 'detection':
         from mmdet.testing import demo_mm_inputs
         return demo_mm_inputs(
             batch_size=batch_size,
@@ -22,17 +24,29 @@ def synthetic_batch(cfg: Config, batch_size: int, shape: Tuple[int,
             num_items=[4] * batch_size,
             num_classes=cfg.model.roi_head.bbox_head.num_classes,
             with_mask='mask_head' in cfg.model.roi_head)
+    generator = torch.Generator().manual_seed(0)
+    inputs = [
+        torch.randint(
+            0, 256, (3, height, width), generator=generator, dtype=torch.uint8)
+        for _ in range(batch_size)
+    ]
+    if task == 'segmentation':
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        num_classes = cfg.model.decode_head.num_classes
+        data_samples = []
+        for _ in range(batch_size):
+            label_map = torch.randint(
+                0, num_classes, (1, height, width), generator=generator)
+            sample = SegDataSample(
+                metainfo=dict(img_shape=shape, ori_shape=shape))
+            sample.gt_sem_seg = PixelData(data=label_map)
+            data_samples.append(sample)
+        return dict(inputs=inputs, data_samples=data_samples)
     from mmpretrain.structures import DataSample
     num_classes = cfg.model.head.num_classes
-    generator = torch.Generator().manual_seed(0)
     return dict(
-        inputs=[
-            torch.randint(
-                0,
-                256, (3, height, width),
-                generator=generator,
-                dtype=torch.uint8) for _ in range(batch_size)
-        ],
+        inputs=inputs,
         data_samples=[
             DataSample().set_gt_label(index % num_classes)
             for index in range(batch_size)

@@ -1,6 +1,6 @@
 """Configs of the analysis tools: loading one and building its model."""
 import os.path as osp
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
@@ -13,6 +13,16 @@ from mmdla.engine.cli import merge_cfg_options
 DETECTION_SHAPE = (800, 1344)
 # Input size used for classification configs whose pipelines name none.
 CLASSIFICATION_SHAPE = (224, 224)
+# Input size used for segmentation configs that name none: the crop of
+# MMSegmentation's ADE20K configs.
+SEGMENTATION_SHAPE = (512, 512)
+#: Task of the configs of each supported default scope (the codebase whose
+#: ``mmdet::``, ``mmpretrain::`` or ``mmseg::`` bases a config inherits).
+TASKS: Dict[str, str] = {
+    'mmpretrain': 'classification',
+    'mmdet': 'detection',
+    'mmseg': 'segmentation'
+}
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -22,19 +32,21 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the config is neither an mmdet nor an mmpretrain one,
-            or an override names a key that nothing reads or a variable of
-            the config file.
+        ValueError: If the config is not an mmdet, mmpretrain or mmseg one
+            (:data:`TASKS`), or an override names a key that nothing reads
+            or a variable of the config file.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {str(path)!r} does not exist.')
     cfg = Config.fromfile(path)
     merge_cfg_options(cfg, cfg_options)
-    if cfg.get('default_scope') not in ('mmdet', 'mmpretrain'):
+    if cfg.get('default_scope') not in TASKS:
+        scopes = ', '.join(repr(scope) for scope in TASKS)
+        bases = ', '.join(f'{scope}::' for scope in TASKS)
         raise ValueError(
             f'{path} has default_scope={cfg.get("default_scope")!r}; only '
-            'configs that inherit from mmdet:: or mmpretrain:: bases (scope '
-            "'mmdet' or 'mmpretrain') are supported.")
+            f'configs that inherit from {bases} bases (scope {scopes}) are '
+            "supported: set `default_scope` to their codebase's.")
     return cfg
 
 
@@ -53,23 +65,36 @@ def build_model(cfg: Config) -> nn.Module:
     return MODELS.build(model_cfg)
 
 
+def task_of(cfg: Config) -> str:
+    """``'classification'``, ``'detection'`` or ``'segmentation'``, from the
+    default scope of a config of :func:`load_config`."""
+    return TASKS[cfg.default_scope]
+
+
 def is_detection(cfg: Config) -> bool:
-    """Whether a config belongs to mmdet (else it is an mmpretrain one)."""
-    return cfg.default_scope == 'mmdet'
+    """Whether a config belongs to mmdet."""
+    return task_of(cfg) == 'detection'
 
 
 def default_input_shape(cfg: Config) -> Tuple[int, int]:
     """The (height, width) a config's model sees at test time.
 
-    Detection configs use :data:`DETECTION_SHAPE`. Classification configs
-    use the crop size of their test pipeline (``CenterCrop``), else of their
-    training pipeline (``RandomCrop``, e.g. 32 on CIFAR), else
-    :data:`CLASSIFICATION_SHAPE`.
+    Detection configs use :data:`DETECTION_SHAPE`. Segmentation configs use
+    the ``size`` their data preprocessor pads the images to, if set.
+    Classification and segmentation configs then use the crop size of their
+    test pipeline (``CenterCrop``), else of their training pipeline
+    (``RandomCrop``, e.g. 32 on CIFAR, 512 on ADE20K), else
+    :data:`CLASSIFICATION_SHAPE` or :data:`SEGMENTATION_SHAPE`.
     """
-    if is_detection(cfg):
+    task = task_of(cfg)
+    if task == 'detection':
         return DETECTION_SHAPE
-    # mmcv's CenterCrop takes a (width, height) pair, mmpretrain's
-    # RandomCrop a (height, width) one
+    preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor') or {}
+    if task == 'segmentation' and preprocessor.get('size'):
+        return tuple(preprocessor['size'])
+    # mmcv's CenterCrop takes a (width, height) pair, the RandomCrop of
+    # mmpretrain and mmseg a (height, width) one
     searches = ((cfg.get('test_pipeline', []), 'CenterCrop', True),
                 (cfg.get('train_pipeline', []), 'RandomCrop', False))
     for pipeline, crop_type, width_first in searches:
@@ -79,4 +104,5 @@ def default_input_shape(cfg: Config) -> Tuple[int, int]:
                 if isinstance(size, int):
                     return size, size
                 return (size[1], size[0]) if width_first else tuple(size)
-    return CLASSIFICATION_SHAPE
+    return SEGMENTATION_SHAPE if task == 'segmentation' else \
+        CLASSIFICATION_SHAPE

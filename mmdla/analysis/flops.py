@@ -7,7 +7,9 @@ products, the convention of the papers; the total also counts norm layers,
 pooling and upsampling. A two-stage detector is counted on a fixed set of
 proposals, as many as its RPN keeps at most at test time
 (``test_cfg.rpn.max_per_img``), so that the figure does not depend on the
-weights; the mask head sees the first 100, as in mmdet.
+weights; the mask head sees the first 100, as in mmdet. A classifier is
+counted up to its class scores, a segmentor up to the logits of its decode
+head (the auxiliary head, used in training only, is left out).
 """
 from functools import partial
 from typing import Dict, Optional, Tuple
@@ -40,7 +42,7 @@ def count_complexity(cfg: Config,
     """Parameters and FLOPs of a config's model for one image.
 
     Args:
-        cfg: A loaded mmdla (mmdet or mmpretrain) config.
+        cfg: A loaded mmdla (mmdet, mmpretrain or mmseg) config.
         shape: Input (height, width); :func:`default_input_shape` if None.
 
     Returns:
@@ -71,6 +73,7 @@ def count_complexity(cfg: Config,
                 data_samples=data['data_samples'],
                 mode='tensor')
     else:
+        # classifiers and segmentors: `mode='tensor'` is their default
         inputs = torch.randn(1, 3, *shape)
     analyzer = FlopAnalyzer(model, (inputs, ))
     analyzer.unsupported_ops_warnings(False)

@@ -1,9 +1,11 @@
-"""Inference on images with the inferencers of MMPretrain and MMDetection.
+"""Inference on images with the inferencers of MMPretrain, MMDetection and
+MMSegmentation.
 
 A config's default scope names its codebase: ``mmpretrain`` configs run in
 MMPretrain's :class:`ImageClassificationInferencer`, ``mmdet`` configs in
-MMDetection's :class:`DetInferencer`. Both codebases are optional extras of
-mmdla and are imported only when needed.
+MMDetection's :class:`DetInferencer`, ``mmseg`` configs in MMSegmentation's
+:class:`MMSegInferencer`. The codebases are optional extras of mmdla and are
+imported only when needed.
 """
 import os
 import os.path as osp
@@ -13,17 +15,16 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 
-from mmdla.analysis import find_images, load_config
+from mmdla.analysis import TASKS, find_images, load_config, task_of
 from mmdla.engine import check_checkpoint_file, check_checkpoint_fits
 from mmdla.utils import runner_checkpoint_loading
 
-#: Task of the configs of each supported default scope.
-TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection'}
-
-
-def task_of(cfg: Config) -> str:
-    """``'classification'`` or ``'detection'``, from the default scope."""
-    return TASKS[cfg.default_scope]
+__all__ = [
+    'TASKS', 'build_inferencer', 'class_fractions', 'classify_images',
+    'detect_images', 'detections', 'expand_images', 'load_config',
+    'segment_images', 'split_readable', 'task_of', 'top_classes',
+    'unreadable_reason'
+]
 
 
 def build_inferencer(cfg: Config,
@@ -44,7 +45,7 @@ def build_inferencer(cfg: Config,
             Defaults to False.
 
     Returns:
-        ImageClassificationInferencer | DetInferencer
+        ImageClassificationInferencer | DetInferencer | MMSegInferencer
 
     Raises:
         CheckpointMismatchError: Unless ``allow_partial``, if the checkpoint
@@ -56,15 +57,20 @@ def build_inferencer(cfg: Config,
         raise FileNotFoundError(
             f'checkpoint file {checkpoint!r} does not exist.')
     check_checkpoint_file(checkpoint)
+    task = task_of(cfg)
     with runner_checkpoint_loading():
-        if task_of(cfg) == 'classification':
+        if task == 'classification':
             from mmpretrain.apis import ImageClassificationInferencer
             inferencer = ImageClassificationInferencer(
                 cfg, pretrained=checkpoint, device=device)
-        else:
+        elif task == 'detection':
             from mmdet.apis import DetInferencer
             inferencer = DetInferencer(
                 cfg, weights=checkpoint, device=device, scope='mmdet')
+        else:
+            from mmseg.apis import MMSegInferencer
+            inferencer = MMSegInferencer(
+                cfg, weights=checkpoint, device=device, scope='mmseg')
     # the inferencers load with strict=False: a mismatch is only a warning
     if not allow_partial:
         check_checkpoint_fits(inferencer.model, checkpoint)
@@ -224,3 +230,51 @@ def detect_images(
         detections(prediction, classes, score_thr)
         for prediction in results['predictions']
     ]
+
+
+def class_fractions(label_map: np.ndarray,
+                    classes: Sequence[str]) -> List[Tuple[str, float]]:
+    """The share of the pixels of a label map taken by each class present,
+    largest first.
+
+    Args:
+        label_map (np.ndarray): Class index of every pixel, ``[H, W]``.
+        classes (Sequence[str]): Class names of the segmentor.
+
+    Returns:
+        list[tuple[str, float]]: ``(class, fraction)`` pairs of the classes
+        with at least one pixel, fractions summing to 1.
+    """
+    counts = np.bincount(label_map.ravel(), minlength=len(classes))
+    order = np.argsort(-counts, kind='stable')
+    return [(classes[i], float(counts[i]) / label_map.size) for i in order
+            if counts[i]]
+
+
+def segment_images(
+        inferencer,
+        images: Sequence[str],
+        out_dir: Optional[str] = None) -> List[List[Tuple[str, float]]]:
+    """Segment images; optionally paint and save the label maps.
+
+    Args:
+        inferencer (MMSegInferencer): From :func:`build_inferencer`.
+        images (Sequence[str]): Image files.
+        out_dir (str, optional): Where to write ``vis/<image file name>``
+            (the image with the predicted classes painted over it) and
+            ``pred/<index>_pred.png`` (the label map of the image of that
+            index in ``images``, the class index of every pixel).
+
+    Returns:
+        list[list[tuple[str, float]]]: The :func:`class_fractions` of each
+        image.
+    """
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+    results = inferencer(list(images), out_dir=out_dir or '')
+    label_maps = results['predictions']
+    # MMSegInferencer unwraps the list of a single image
+    if len(images) == 1:
+        label_maps = [label_maps]
+    classes = inferencer.model.dataset_meta['classes']
+    return [class_fractions(label_map, classes) for label_map in label_maps]

@@ -1,7 +1,7 @@
 """Deterministic synthetic shape datasets for the bundled demos.
 
-Two small datasets are drawn from scratch with NumPy and OpenCV, so the demos
-need no download:
+Three small datasets are drawn from scratch with NumPy and OpenCV, so the
+demos need no download:
 
 * ``shapes_coco``: a COCO-format instance segmentation set. Every image is a
   noisy, shaded background with a few distracting strokes and one to four
@@ -12,6 +12,13 @@ need no download:
 * ``shapes_cls``: an image classification set in the folder layout that
   MMPretrain's ``CustomDataset`` reads (``<split>/<class>/<image>.png``): one
   shape of six classes per small image, on the same kind of background.
+* ``shapes_seg``: a semantic segmentation set in the folder layout that
+  MMSegmentation's ``BaseSegDataset`` reads
+  (``img_dir/<split>/<index>.png`` and ``ann_dir/<split>/<index>.png``, both
+  suffixes ``.png``): the images of ``shapes_coco`` (same seed, same
+  pictures), each with a label map of the class index of every pixel,
+  0 for the background and 1 to 3 for the shapes of :data:`DET_CLASSES` (the
+  classes of :data:`SEG_CLASSES`, read with ``reduce_zero_label=False``).
 
 Every image is drawn from a random generator seeded with ``(seed, split,
 index)``, so a dataset is byte-for-byte reproducible and adding images never
@@ -42,6 +49,9 @@ DET_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle')
 #: Classes of the classification set, in label order.
 CLS_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star',
                                 'cross', 'ring')
+#: Classes of the semantic segmentation set, in label order: the label map
+#: value of a pixel is its index here (the background is 0).
+SEG_CLASSES: Tuple[str, ...] = ('background', ) + DET_CLASSES
 
 _MARKER = '.complete'
 # Bump whenever the drawing code changes, so stale datasets are regenerated.
@@ -57,7 +67,12 @@ _LAYOUTS: Dict[str, Pattern] = {
                rf'{_SPLITS}(/{_IMAGE})?'),
     'shapes_cls':
     re.compile(rf'{_SPLITS}(/({"|".join(CLS_CLASSES)})(/{_IMAGE})?)?'),
+    'shapes_seg':
+    re.compile(rf'(img_dir|ann_dir)(/{_SPLITS}(/{_IMAGE})?)?'),
 }
+#: Fractional bits of the vertex coordinates given to OpenCV's drawing
+#: functions, so that shapes are drawn with sub-pixel accuracy.
+_SHIFT = 4
 
 
 def _regular_polygon(center: np.ndarray, radius: float, num_vertices: int,
@@ -126,17 +141,22 @@ def _contrasting_color(rng: np.random.Generator,
             return color.tolist()
 
 
+def _fixed_point(polygon: np.ndarray) -> np.ndarray:
+    """Vertices as the fixed-point integers of OpenCV's drawing functions
+    (:data:`_SHIFT` fractional bits)."""
+    return np.round(polygon * (1 << _SHIFT)).astype(np.int32)
+
+
 def _draw_shape(img: np.ndarray, name: str, polygon: np.ndarray,
                 color: List[float], radius: float) -> None:
     """Rasterise a shape (anti-aliased, sub-pixel accurate) in place."""
-    shift = 4
-    points = np.round(polygon * (1 << shift)).astype(np.int32)
+    points = _fixed_point(polygon)
     if name == 'ring':
         thickness = max(2, int(round(radius * 0.3)))
         cv2.polylines(img, [points], True, color, thickness, cv2.LINE_AA,
-                      shift)
+                      _SHIFT)
     else:
-        cv2.fillPoly(img, [points], color, cv2.LINE_AA, shift)
+        cv2.fillPoly(img, [points], color, cv2.LINE_AA, _SHIFT)
 
 
 def _finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -219,6 +239,25 @@ def draw_classification_image(seed: int, split: str, index: int,
     return _finish(img, rng), label
 
 
+def draw_segmentation_image(seed: int, split: str, index: int,
+                            image_size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Draw one segmentation image: the detection image of the same
+    ``(seed, split, index)`` and its label map.
+
+    Returns:
+        The BGR ``uint8`` image and its ``uint8`` label map of the same
+        height and width: the index in :data:`SEG_CLASSES` of every pixel
+        (0 for the background), each shape filled from the polygon that
+        drew it, without anti-aliasing.
+    """
+    img, instances = draw_detection_image(seed, split, index, image_size)
+    label_map = np.zeros(img.shape[:2], dtype=np.uint8)
+    for instance in instances:
+        cv2.fillPoly(label_map, [_fixed_point(instance['polygon'])],
+                     instance['label'] + 1, cv2.LINE_8, _SHIFT)
+    return img, label_map
+
+
 def _write_shapes_coco(root: str, splits: Dict[str, int], image_size: int,
                        seed: int) -> None:
     """Write images and COCO annotation files of the detection set."""
@@ -275,6 +314,23 @@ def _write_shapes_cls(root: str, splits: Dict[str, int], image_size: int,
             cv2.imwrite(
                 osp.join(root, split, CLS_CLASSES[label], f'{index:05d}.png'),
                 img)
+
+
+def _write_shapes_seg(root: str, splits: Dict[str, int], image_size: int,
+                      seed: int) -> None:
+    """Write the segmentation set as ``img_dir/<split>/<index>.png`` and
+    ``ann_dir/<split>/<index>.png``."""
+    for split, num_images in splits.items():
+        img_dir = osp.join(root, 'img_dir', split)
+        ann_dir = osp.join(root, 'ann_dir', split)
+        os.makedirs(img_dir)
+        os.makedirs(ann_dir)
+        for index in range(num_images):
+            img, label_map = draw_segmentation_image(seed, split, index,
+                                                     image_size)
+            file_name = f'{index:05d}.png'
+            cv2.imwrite(osp.join(img_dir, file_name), img)
+            cv2.imwrite(osp.join(ann_dir, file_name), label_map)
 
 
 def _read_marker(root: str) -> Optional[dict]:
@@ -397,6 +453,24 @@ def _generate_once(root: str, params: Dict[str, object],
     return True
 
 
+def _generate_splits(root: str, kind: str, write: Callable[..., None],
+                     num_train: int, num_val: int, image_size: int,
+                     seed: int) -> bool:
+    """Generate a train and a val split of ``kind`` into ``root`` once
+    (see :func:`_generate_once`), ``write(out, sizes, image_size, seed)``
+    writing them."""
+    params = dict(
+        kind=kind,
+        version=_GENERATOR_VERSION,
+        num_train=num_train,
+        num_val=num_val,
+        image_size=image_size,
+        seed=seed)
+    return _generate_once(
+        root, params, lambda out: write(out, dict(
+            train=num_train, val=num_val), image_size, seed))
+
+
 def generate_shapes_coco(root: str,
                          num_train: int = 400,
                          num_val: int = 100,
@@ -410,16 +484,8 @@ def generate_shapes_coco(root: str,
     Returns:
         ``True`` if it was generated, ``False`` if it was already present.
     """
-    params = dict(
-        kind='shapes_coco',
-        version=_GENERATOR_VERSION,
-        num_train=num_train,
-        num_val=num_val,
-        image_size=image_size,
-        seed=seed)
-    return _generate_once(
-        root, params, lambda out: _write_shapes_coco(
-            out, dict(train=num_train, val=num_val), image_size, seed))
+    return _generate_splits(root, 'shapes_coco', _write_shapes_coco, num_train,
+                            num_val, image_size, seed)
 
 
 def generate_shapes_cls(root: str,
@@ -435,13 +501,27 @@ def generate_shapes_cls(root: str,
     Returns:
         ``True`` if it was generated, ``False`` if it was already present.
     """
-    params = dict(
-        kind='shapes_cls',
-        version=_GENERATOR_VERSION,
-        num_train=num_train,
-        num_val=num_val,
-        image_size=image_size,
-        seed=seed)
-    return _generate_once(
-        root, params, lambda out: _write_shapes_cls(
-            out, dict(train=num_train, val=num_val), image_size, seed))
+    return _generate_splits(root, 'shapes_cls', _write_shapes_cls, num_train,
+                            num_val, image_size, seed)
+
+
+def generate_shapes_seg(root: str,
+                        num_train: int = 400,
+                        num_val: int = 100,
+                        image_size: int = 128,
+                        seed: int = 0) -> bool:
+    """Generate the synthetic shapes semantic segmentation set into ``root``.
+
+    Layout: ``img_dir/{train,val}/<index>.png`` (BGR images) and
+    ``ann_dir/{train,val}/<index>.png`` (single-channel label maps of the
+    same name), as MMSegmentation's ``BaseSegDataset`` reads them with
+    ``img_suffix='.png'``, ``seg_map_suffix='.png'`` and
+    ``reduce_zero_label=False``. Classes: :data:`SEG_CLASSES`, the label map
+    value of a pixel being its index (0: background). The images are those
+    of :func:`generate_shapes_coco` with the same seed and image size.
+
+    Returns:
+        ``True`` if it was generated, ``False`` if it was already present.
+    """
+    return _generate_splits(root, 'shapes_seg', _write_shapes_seg, num_train,
+                            num_val, image_size, seed)

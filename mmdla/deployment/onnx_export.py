@@ -6,9 +6,9 @@ Two graphs can be exported from a config and a checkpoint:
   ``[N, 3, H, W]`` (after the data preprocessor: ``(image - mean) / std``,
   RGB) to the class scores ``[N, K]``, the softmax of the head's logits (the
   ``pred_score`` of MMPretrain's predictions);
-- a backbone alone (:class:`BackboneFeatures`), of a classifier or a
-  detector: the same input to the features of its ``out_indices`` stages,
-  one output each.
+- a backbone alone (:class:`BackboneFeatures`), of a classifier, a detector
+  or a segmentor: the same input to the features of its ``out_indices``
+  stages, one output each.
 
 The graph is built by PyTorch's ``torch.export``-based ONNX exporter
 (``torch.onnx.export(..., dynamo=True)``, which needs ``onnxscript``). With
@@ -80,6 +80,21 @@ class BackboneFeatures(nn.Module):
         return tuple(self.backbone(inputs))
 
 
+def _load_model(cfg: Config, checkpoint: str) -> nn.Module:
+    """The model of a config on the CPU with a checkpoint loaded, by the
+    loader of the config's codebase (each loads with ``strict=False``)."""
+    task = task_of(cfg)
+    with runner_checkpoint_loading():
+        if task == 'classification':
+            from mmpretrain.apis import get_model
+            return get_model(cfg, pretrained=checkpoint, device='cpu')
+        if task == 'detection':
+            from mmdet.apis import init_detector
+            return init_detector(cfg, checkpoint, device='cpu')
+        from mmseg.apis import init_model
+        return init_model(cfg, checkpoint, device='cpu')
+
+
 def build_export_module(
         cfg: Config,
         checkpoint: str,
@@ -88,11 +103,11 @@ def build_export_module(
     """Load a checkpoint into the model of a config, wrapped for export.
 
     Args:
-        cfg (Config): An MMPretrain or MMDetection config (see
-            :func:`mmdla.apis.load_config`).
+        cfg (Config): An MMPretrain, MMDetection or MMSegmentation config
+            (see :func:`mmdla.apis.load_config`).
         checkpoint (str): Checkpoint file.
         backbone_only (bool): Export the backbone alone (required for
-            detectors).
+            detectors and segmentors).
         allow_partial (bool): Accept a checkpoint that lacks weights of the
             model or holds others (they are left out), as
             ``--allow-partial-checkpoint`` of ``tools/test.py`` does.
@@ -108,25 +123,18 @@ def build_export_module(
             checkpoint does not hold exactly the weights of the config's
             model (e.g. it was trained with another config).
     """
-    detector = task_of(cfg) == 'detection'
-    if detector and not backbone_only:
+    task = task_of(cfg)
+    if task != 'classification' and not backbone_only:
         raise ValueError(
-            'Detectors export only their backbone (the detection heads '
-            'and their post-processing are the business of MMDeploy); '
-            'pass --backbone-only.')
+            f'A {task} model exports only its backbone (its heads and '
+            'their post-processing are the business of MMDeploy); pass '
+            '--backbone-only.')
     # a URL is downloaded by the loader; local files are checked
     local = is_local_path(checkpoint)
     if local:
         check_checkpoint_file(checkpoint)
-    if detector:
-        from mmdet.apis import init_detector
-        with runner_checkpoint_loading():
-            model = init_detector(cfg, checkpoint, device='cpu')
-    else:
-        from mmpretrain.apis import get_model
-        with runner_checkpoint_loading():
-            model = get_model(cfg, pretrained=checkpoint, device='cpu')
-    # both load with strict=False: a mismatch is only a warning
+    model = _load_model(cfg, checkpoint)
+    # the loaders use strict=False: a mismatch is only a warning
     if local and not allow_partial:
         check_checkpoint_fits(model, checkpoint)
     if not backbone_only:

@@ -3,15 +3,15 @@
 Run ``python tools/check_env.py`` or ``python -m mmdla.utils.collect_env``: it
 prints the versions of PyTorch (with CUDA), MMCV (and whether its ops are
 compiled, for the CPU only or with CUDA), MMEngine, MMDetection,
-MMPretrain and mmdla, then every known incompatibility it detects together
-with its fix, and exits with status 1 when there is one.
+MMPretrain, MMSegmentation and mmdla, then every known incompatibility it
+detects together with its fix, and exits with status 1 when there is one.
 """
 import importlib
 import importlib.metadata
 import importlib.util
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from packaging.version import Version
 
@@ -20,6 +20,10 @@ from packaging.version import Version
 MMCV_VERSION = '2.1.0'
 INSTALL_MMCV = ('bash tools/install_mmcv.sh (or `make setup`), which builds '
                 f'mmcv=={MMCV_VERSION} from source with its ops')
+#: Modules that ``mmseg.utils`` (and so every mmseg model) imports but that
+#: MMSegmentation 1.x does not require.
+MMSEG_UNDECLARED_IMPORTS = ('ftfy', 'regex')
+INSTALL_SEG = 'pip install -r requirements/seg.txt'
 
 
 @dataclass
@@ -27,7 +31,9 @@ class StackInfo:
     """Versions and state of the packages mmdla depends on.
 
     A version is ``None`` when the package is not installed; an ``*_error``
-    field holds the message of a failed import.
+    field holds the message of a failed import; ``mmseg_missing`` names the
+    modules of :data:`MMSEG_UNDECLARED_IMPORTS` that are not installed
+    (checked only with MMSegmentation).
     """
 
     python: str
@@ -45,6 +51,8 @@ class StackInfo:
     mmengine: Optional[str] = None
     mmdet: Optional[str] = None
     mmpretrain: Optional[str] = None
+    mmseg: Optional[str] = None
+    mmseg_missing: Tuple[str, ...] = ()
     mmdla: Optional[str] = None
     resume_fix: bool = False
 
@@ -89,6 +97,11 @@ def probe_stack() -> StackInfo:
     info.mmengine = _distribution_version('mmengine')
     info.mmdet = _distribution_version('mmdet')
     info.mmpretrain = _distribution_version('mmpretrain')
+    info.mmseg = _distribution_version('mmsegmentation')
+    if info.mmseg is not None:
+        info.mmseg_missing = tuple(
+            name for name in MMSEG_UNDECLARED_IMPORTS
+            if importlib.util.find_spec(name) is None)
 
     try:
         import torch
@@ -154,6 +167,10 @@ def collect_env(info: Optional[StackInfo] = None) -> Dict[str, str]:
     torchvision = show(info.torchvision)
     if info.torchvision_error is not None:
         torchvision += f' (import fails: {info.torchvision_error})'
+    mmseg = show(info.mmseg)
+    if info.mmseg_missing:
+        missing = ', '.join(info.mmseg_missing)
+        mmseg += f' (models fail to import: no {missing})'
     return {
         'Python': info.python,
         'PyTorch': show(info.torch),
@@ -168,6 +185,7 @@ def collect_env(info: Optional[StackInfo] = None) -> Dict[str, str]:
         'MMEngine': show(info.mmengine),
         'MMDetection': show(info.mmdet),
         'MMPretrain': show(info.mmpretrain),
+        'MMSegmentation': mmseg,
         'mmdla': show(info.mmdla),
         'mmdla resume fix': 'active' if info.resume_fix else 'inactive',
     }
@@ -216,12 +234,23 @@ def _check_mmcv(info: StackInfo) -> List[Incompatibility]:
             Incompatibility(
                 f'MMCV {info.mmcv} is an OpenMMLab 1.x release; mmdla needs '
                 'MMCV 2.x.', INSTALL_MMCV))
-    elif (mmcv_version >= Version('2.2.0') and info.mmdet is not None
-          and _base_version(info.mmdet) < Version('3.4.0')):
-        problems.append(
-            Incompatibility(
-                f'MMCV {info.mmcv} is too new for MMDetection {info.mmdet}, '
-                'which asserts mmcv < 2.2.0 on import.', INSTALL_MMCV))
+    elif mmcv_version >= Version('2.2.0'):
+        # releases that assert mmcv < 2.2.0 on import
+        rejecting = [
+            f'{name} {version}'
+            for name, version, first_accepting in (
+                ('MMDetection', info.mmdet, '3.4.0'),
+                ('MMSegmentation', info.mmseg, '1.3.0'))
+            if version is not None
+            and _base_version(version) < Version(first_accepting)
+        ]
+        if rejecting:
+            problems.append(
+                Incompatibility(
+                    f'MMCV {info.mmcv} is too new for '
+                    f'{" and ".join(rejecting)}, which assert'
+                    f'{"s" if len(rejecting) == 1 else ""} mmcv < 2.2.0 on '
+                    'import.', INSTALL_MMCV))
     if info.mmcv_ops_error is not None:
         problems.append(
             Incompatibility(
@@ -273,6 +302,18 @@ def _check_setuptools(info: StackInfo) -> List[Incompatibility]:
     ]
 
 
+def _check_mmseg(info: StackInfo) -> List[Incompatibility]:
+    if not info.mmseg_missing:
+        return []
+    missing = ' and '.join(info.mmseg_missing)
+    return [
+        Incompatibility(
+            f'MMSegmentation {info.mmseg} imports {missing} (mmseg.utils), '
+            'which it does not require: building any mmseg model fails with '
+            f'"No module named \'{info.mmseg_missing[0]}\'".', INSTALL_SEG)
+    ]
+
+
 def find_incompatibilities(
         info: Optional[StackInfo] = None) -> List[Incompatibility]:
     """Detect the known incompatibilities of the OpenMMLab 2.x stack.
@@ -287,7 +328,7 @@ def find_incompatibilities(
     """
     info = probe_stack() if info is None else info
     return (_check_torchvision(info) + _check_setuptools(info) +
-            _check_mmcv(info) + _check_mmengine(info))
+            _check_mmcv(info) + _check_mmengine(info) + _check_mmseg(info))
 
 
 def format_report(info: StackInfo) -> str:

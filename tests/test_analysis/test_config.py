@@ -19,8 +19,8 @@ def test_default_input_shape_follows_the_pipelines():
 
 def test_load_config_rejects_foreign_scope(tmp_path):
     config = tmp_path / 'foreign.py'
-    config.write_text("default_scope = 'mmseg'\nmodel = dict(type='X')\n")
-    with pytest.raises(ValueError, match="default_scope='mmseg'"):
+    config.write_text("default_scope = 'mmocr'\nmodel = dict(type='X')\n")
+    with pytest.raises(ValueError, match="default_scope='mmocr'"):
         load_config(str(config))
 
 

@@ -7,6 +7,7 @@ from typing import List
 
 import mmcv
 import mmengine
+import mmseg
 import pytest
 import torch
 
@@ -28,6 +29,7 @@ VERIFIED = StackInfo(
     mmengine='0.10.7',
     mmdet='3.3.0',
     mmpretrain='1.2.0',
+    mmseg='1.2.2',
     mmdla='0.1.0',
     resume_fix=True)
 
@@ -43,6 +45,8 @@ def test_probe_reports_the_running_stack() -> None:
     assert info.torch == torch.__version__
     assert info.mmcv == mmcv.__version__
     assert info.mmengine == mmengine.__version__
+    assert info.mmseg == mmseg.__version__
+    assert info.mmseg_missing == ()
     assert info.mmdla == mmdla.__version__
     assert info.resume_fix
 
@@ -59,12 +63,17 @@ def test_collect_env_names_every_package() -> None:
     assert env['MMEngine'] == '0.10.7'
     assert env['MMDetection'] == '3.3.0'
     assert env['MMPretrain'] == '1.2.0'
+    assert env['MMSegmentation'] == '1.2.2'
     assert env['mmdla'] == '0.1.0'
     assert env['mmdla resume fix'] == 'active'
     cuda_ops = collect_env(dataclasses.replace(VERIFIED, mmcv_ops_cuda='12.1'))
     assert cuda_ops['MMCV ops'] == 'compiled, CPU and CUDA 12.1'
     absent = collect_env(dataclasses.replace(VERIFIED, mmdet=None))
     assert absent['MMDetection'] == 'not installed'
+    broken = collect_env(
+        dataclasses.replace(VERIFIED, mmseg_missing=('ftfy', 'regex')))
+    assert broken['MMSegmentation'] == (
+        '1.2.2 (models fail to import: no ftfy, regex)')
 
 
 def test_verified_stack_is_sound() -> None:
@@ -73,7 +82,14 @@ def test_verified_stack_is_sound() -> None:
 
 @pytest.mark.parametrize(
     'changes, problem, fix', [
-        (dict(mmcv='2.2.0'), 'too new for MMDetection 3.3.0', 'mmcv==2.1.0'),
+        (dict(mmcv='2.2.0'),
+         'too new for MMDetection 3.3.0 and MMSegmentation 1.2.2',
+         'mmcv==2.1.0'),
+        (dict(mmcv='2.2.0', mmdet=None),
+         'too new for MMSegmentation 1.2.2, which asserts', 'mmcv==2.1.0'),
+        (dict(mmseg_missing=('ftfy', )),
+         "MMSegmentation 1.2.2 imports ftfy (mmseg.utils)",
+         'requirements/seg.txt'),
         (dict(mmcv=None), 'MMCV is not installed', 'install_mmcv.sh'),
         (dict(mmcv_ops_error="No module named 'mmcv._ext'"),
          'no usable compiled ops', 'install_mmcv.sh'),
@@ -89,7 +105,8 @@ def test_verified_stack_is_sound() -> None:
          'requirements/runtime.txt'),
     ],
     ids=[
-        'mmcv-too-new', 'mmcv-missing', 'mmcv-without-ops', 'no-pkg-resources',
+        'mmcv-too-new', 'mmcv-too-new-for-mmseg', 'mmseg-without-ftfy',
+        'mmcv-missing', 'mmcv-without-ops', 'no-pkg-resources',
         'resume-unpatched', 'torchvision-mismatch', 'torchvision-broken',
         'mmengine-old'
     ])
@@ -101,8 +118,8 @@ def test_each_known_incompatibility_is_named_with_its_fix(
     assert 'fix: ' in problems[0] and fix in problems[0]
 
 
-def test_new_mmcv_is_fine_without_mmdet() -> None:
-    assert problems_of(mmcv='2.2.0', mmdet=None) == []
+def test_new_mmcv_is_fine_without_mmdet_and_mmseg() -> None:
+    assert problems_of(mmcv='2.2.0', mmdet=None, mmseg=None) == []
 
 
 def test_resume_fix_is_not_needed_before_torch_2_6() -> None:

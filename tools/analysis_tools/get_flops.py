@@ -1,10 +1,13 @@
 """Count the parameters and FLOPs of the model of an mmdla config.
 
-Works for the classification (mmpretrain) and detection (mmdet) configs:
+Works for the classification (mmpretrain), detection (mmdet) and semantic
+segmentation (mmseg) configs:
 
     python tools/analysis_tools/get_flops.py configs/dla50_8xb32_in1k.py
     python tools/analysis_tools/get_flops.py \
         configs/faster_rcnn_dla50_fpn_1x_coco.py --shape 800 1344
+    python tools/analysis_tools/get_flops.py \
+        configs/demo/fpn_dla18_shapes_seg.py
 
 FLOPs are counted with MMEngine's fvcore-style analyzer, where one fused
 multiply-add counts as one FLOP, so the figures are multiply-accumulates
@@ -15,8 +18,9 @@ backbone's share is printed apart. A two-stage detector is counted on a
 fixed set of proposals, as many as its RPN keeps at most at test time
 (``test_cfg.rpn.max_per_img``, 1000 for Faster and Mask R-CNN), so that the
 figure does not depend on the weights; the mask head sees the first 100, as
-in mmdet (see :mod:`mmdla.analysis.flops`). Inputs are seeded: every run of a
-config gives the same figures.
+in mmdet. A segmentor is counted up to the logits of its decode head (see
+:mod:`mmdla.analysis.flops`). Inputs are seeded: every run of a config gives
+the same figures.
 """
 import argparse
 from typing import List, Optional
@@ -32,7 +36,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_shape_argument(
         parser,
         help='input height and width (default: the crop size of a '
-        'classification config, 800 x 1344 for detection)')
+        'classification or segmentation config, 800 x 1344 for detection)')
     add_cfg_options_arg(
         parser,
         help='override settings of the config, e.g. '

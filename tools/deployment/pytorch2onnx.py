@@ -13,6 +13,9 @@ features of the backbone, ``layer1`` ... (one per entry of its
     python tools/deployment/pytorch2onnx.py \
         configs/faster_rcnn_dla50_fpn_1x_coco.py CHECKPOINT \
         --output-file dla50_backbone.onnx --shape 800 1344 --backbone-only
+    python tools/deployment/pytorch2onnx.py \
+        configs/demo/fpn_dla18_shapes_seg.py CHECKPOINT \
+        --output-file dla18_seg_backbone.onnx --shape 128 128 --backbone-only
 
 ``--dynamic-export`` makes the batch axis symbolic (one file for every batch
 size); otherwise the batch size is 1. ``--verify`` runs the file in ONNX
@@ -38,7 +41,8 @@ DYNAMIC_VERIFY_BATCHES = (1, 3)
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Export a classifier or a backbone to ONNX')
-    parser.add_argument('config', help='classification or detection config')
+    parser.add_argument(
+        'config', help='classification, detection or segmentation config')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--output-file', required=True, help='the .onnx file to write')
@@ -62,7 +66,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--backbone-only',
         action='store_true',
-        help='export the backbone alone (required for detectors)')
+        help='export the backbone alone (required for detectors and '
+        'segmentors)')
     parser.add_argument(
         '--allow-partial-checkpoint',
         action='store_true',

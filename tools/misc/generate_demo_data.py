@@ -2,8 +2,9 @@
 
 Examples::
 
-    python tools/misc/generate_demo_data.py             # both, into data/
+    python tools/misc/generate_demo_data.py             # all, into data/
     python tools/misc/generate_demo_data.py --only det  # detection set only
+    python tools/misc/generate_demo_data.py --only seg  # segmentation set
     python tools/misc/generate_demo_data.py --out-dir /tmp/data --num-train 16
 
 A dataset already present with the same parameters is left untouched; one of
@@ -16,7 +17,8 @@ import os.path as osp
 import sys
 import time
 
-from mmdla.datasets import generate_shapes_cls, generate_shapes_coco
+from mmdla.datasets import (generate_shapes_cls, generate_shapes_coco,
+                            generate_shapes_seg)
 from mmdla.engine.cli import positive_int
 
 
@@ -26,19 +28,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out-dir',
         default='data',
-        help='parent folder of shapes_coco/ and shapes_cls/ (default: data)')
+        help='parent folder of shapes_coco/, shapes_cls/ and shapes_seg/ '
+        '(default: data)')
     parser.add_argument(
         '--only',
-        choices=['det', 'cls'],
-        help='generate only the detection (COCO) or classification set')
+        choices=['det', 'cls', 'seg'],
+        help='generate only the detection (COCO), classification or '
+        'semantic segmentation set')
     parser.add_argument(
         '--num-train',
         type=positive_int,
-        help='training images (default: 400 det, 1200 cls)')
+        help='training images (default: 400 det and seg, 1200 cls)')
     parser.add_argument(
         '--num-val',
         type=positive_int,
-        help='validation images (default: 100 det, 300 cls)')
+        help='validation images (default: 100 det and seg, 300 cls)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     return parser.parse_args()
 
@@ -52,7 +56,8 @@ def main() -> None:
     }
     jobs = dict(
         det=(generate_shapes_coco, 'shapes_coco'),
-        cls=(generate_shapes_cls, 'shapes_cls'))
+        cls=(generate_shapes_cls, 'shapes_cls'),
+        seg=(generate_shapes_seg, 'shapes_seg'))
     for key, (generate, name) in jobs.items():
         if args.only not in (None, key):
             continue

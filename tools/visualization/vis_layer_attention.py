@@ -1,18 +1,22 @@
 """Draw what the layer attention of a trained backbone computes on images.
 
-Runs the backbone of a classification or detection config on the images of a
-folder (searched recursively), through the config's test pipeline and the
-model's data preprocessor, and averages over the images, for every block of
-every stage: the head gates ``a_t``, ``lambda`` and the update gates ``d_t``
-(DLA-L, MRLA-light), the attention weights over the earlier blocks (DLA-B,
-MRLA-base) and the ratio of the attention branch's norm to the block output's
-(see :mod:`mmdla.analysis.layer_attention_stats`). Writes one figure, prints
-a summary and optionally writes the numbers as JSON::
+Runs the backbone of a classification, detection or segmentation config on
+the images of a folder (searched recursively), through the config's test
+pipeline and the model's data preprocessor, and averages over the images, for
+every block of every stage: the head gates ``a_t``, ``lambda`` and the update
+gates ``d_t`` (DLA-L, MRLA-light), the attention weights over the earlier
+blocks (DLA-B, MRLA-base) and the ratio of the attention branch's norm to the
+block output's (see :mod:`mmdla.analysis.layer_attention_stats`). Writes one
+figure, prints a summary and optionally writes the numbers as JSON::
 
     python tools/visualization/vis_layer_attention.py \
         configs/demo/dla20_cifar_shapes_cls.py \
         work_dirs/dla20_cifar_shapes_cls/epoch_20.pth data/shapes_cls/val \
         --out layer_attention.png --json layer_attention.json
+    python tools/visualization/vis_layer_attention.py \
+        configs/demo/fpn_dla18_shapes_seg.py \
+        work_dirs/fpn_dla18_shapes_seg/epoch_8.pth \
+        data/shapes_seg/img_dir/val --out layer_attention_seg.png
 """
 import argparse
 import json

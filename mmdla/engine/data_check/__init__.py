@@ -27,14 +27,21 @@ and the fix:
   same in every split; no symbolic link under them loops (MMPretrain
   follows links to folders), no image in them is empty, and no class folder
   holds only files of extensions MMPretrain does not read;
-* with ``check_images=True``, every image of these datasets decodes fully,
-  and has no more pixels than OpenCV decodes (PIL's smaller
-  decompression-bomb limit does not apply).
+* every image of a segmentation dataset (MMSegmentation's
+  ``BaseSegDataset``: a ``data_prefix`` with ``img_path`` and
+  ``seg_map_path``) has its label map, of the same name with
+  ``seg_map_suffix``; neither is empty; the label maps are single-channel
+  and hold only class indices (``0 .. num_classes - 1``, or ``1 ..
+  num_classes`` with ``reduce_zero_label``) and the ignore index (255),
+  read for the first 100 label maps of each split;
+* with ``check_images=True``, every image (and label map) of these
+  datasets decodes fully, and has no more pixels than OpenCV decodes (PIL's
+  smaller decompression-bomb limit does not apply).
 
 :mod:`.data_roots` holds the entry point and the check of the paths,
 :mod:`.config_walk` reads the datasets and evaluators of a config, and
-:mod:`.coco`, :mod:`.class_folders` and :mod:`.images` check the data of
-each kind.
+:mod:`.coco`, :mod:`.class_folders`, :mod:`.seg_folders` and :mod:`.images`
+check the data of each kind.
 """
 from .data_roots import DEMO_DATA_HINTS, check_data_roots
 

@@ -12,11 +12,13 @@ from .coco import coco_problems, evaluator_problems
 from .config_walk import (config_classes, dataloader_datasets,
                           evaluator_metrics, evaluator_of, prefix_folders,
                           type_name)
+from .seg_folders import seg_folders, seg_problems
 
 #: Data roots of the bundled demo datasets and the command that creates them.
 DEMO_DATA_HINTS = {
     'shapes_coco': 'python tools/misc/generate_demo_data.py',
     'shapes_cls': 'python tools/misc/generate_demo_data.py',
+    'shapes_seg': 'python tools/misc/generate_demo_data.py',
 }
 
 
@@ -58,9 +60,9 @@ def _placeholder(path: str, missing: List[Tuple[str, str]]) -> str:
 
 def _content_problems(cfg: Config, dataloaders: Sequence[str],
                       check_images: bool) -> List[str]:
-    """Problems of the annotation files, images and class folders of the
-    datasets of ``dataloaders`` (all of which exist), and of the annotation
-    files of their evaluators."""
+    """Problems of the annotation files, images, class folders and label
+    maps of the datasets of ``dataloaders`` (all of which exist), and of the
+    annotation files of their evaluators."""
     problems: List[str] = []
     folder_datasets = []
     for loader_key, datasets in dataloader_datasets(cfg, dataloaders):
@@ -88,6 +90,11 @@ def _content_problems(cfg: Config, dataloaders: Sequence[str],
                      None if classes is None else list(classes)))
                 problems += class_image_problems(dataset_cfg, key, root, names,
                                                  check_images)
+            folders = seg_folders(dataset_cfg)
+            if folders is not None:
+                problems += seg_problems(dataset_cfg, key, *folders,
+                                         cfg.get('default_scope'),
+                                         check_images)
         problems += evaluator_problems(cfg, loader_key, datasets)
     problems += class_folder_problems(folder_datasets)
     # a dataset shared by several dataloaders is reported once
@@ -113,16 +120,17 @@ def check_data_roots(cfg: Config,
 
     Then the data itself is checked (see :mod:`mmdla.engine.data_check`):
     COCO annotation files and their images, the ``ann_file`` of COCO
-    evaluators, and the class folders of ``CustomDataset``. Annotations the
-    dataset would drop are counted in a warning.
+    evaluators, the class folders of ``CustomDataset``, and the images and
+    label maps of segmentation datasets (``data_prefix.seg_map_path``).
+    Annotations the dataset would drop are counted in a warning.
 
     Args:
         cfg: The (merged) config.
         dataloaders: Names of the dataloader fields to check.
-        check_images: Also open and decode every image of the COCO and
-            class-folder datasets (this reads every file), so that a
-            truncated or damaged image, or one larger than OpenCV decodes,
-            is found before training.
+        check_images: Also open and decode every image of the COCO,
+            class-folder and segmentation datasets, and every label map
+            (this reads every file), so that a truncated or damaged image,
+            or one larger than OpenCV decodes, is found before training.
 
     Raises:
         FileNotFoundError: If a ``data_root`` folder, an annotation file or

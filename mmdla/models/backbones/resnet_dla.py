@@ -5,7 +5,8 @@ via Dynamic Layer Attention", IJCAI 2024 (arXiv 2406.13392).
 """
 import inspect
 import logging
-from typing import Optional, Sequence, Tuple, Type, Union
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
@@ -16,12 +17,13 @@ from mmengine.model.weight_init import PretrainedInit, constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdla.registry import MODELS
-from .pretrained import (LoadedCheckpoint, abbreviate_keys,
-                         load_backbone_checkpoint)
 from ..layers import (BasicBlock, Bottleneck, DLAStage, LayerAttentionStep,
                       ResidualBlock, layer_attention_step)
+from ..layers.legacy_keys import rename_legacy_keys
 from ..layers.options import (accepted_options, check_options_taken,
                               registered_class)
+from .pretrained import (LoadedCheckpoint, abbreviate_keys,
+                         load_backbone_checkpoint)
 
 
 def is_pretrained(init_cfg: dict) -> bool:
@@ -31,19 +33,69 @@ def is_pretrained(init_cfg: dict) -> bool:
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 BLOCKS = {'basic': BasicBlock, 'bottleneck': Bottleneck}
+InitCfg = Union[dict, List[dict]]
+
+#: What ``init_cfg=None`` initialises: as MMDetection's and MMSegmentation's
+#: ``ResNet`` without a checkpoint.
+DEFAULT_INIT_CFG: List[dict] = [
+    dict(type='Kaiming', layer=['Conv2d']),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+]
+
+
+def resolve_init_cfg(init_cfg: Optional[InitCfg],
+                     pretrained: Optional[str]) -> InitCfg:
+    """The ``init_cfg`` of a backbone built with ``init_cfg`` and the
+    deprecated ``pretrained``, as MMDetection's and MMSegmentation's
+    ``ResNet`` resolve them.
+
+    ``pretrained`` (set by bases such as ``mmseg::_base_/models/
+    upernet_r50.py``, whose ``EncoderDecoder`` passes its ``pretrained`` on
+    to the backbone) becomes ``dict(type='Pretrained', checkpoint=
+    pretrained)``, with a :class:`DeprecationWarning`; without either,
+    :data:`DEFAULT_INIT_CFG`.
+
+    Raises:
+        TypeError: If ``pretrained`` is neither a string nor None.
+        ValueError: If both ``pretrained`` and ``init_cfg`` are given.
+    """
+    if pretrained is None:
+        # BaseModule keeps a deep copy
+        return DEFAULT_INIT_CFG if init_cfg is None else init_cfg
+    if not isinstance(pretrained, str):
+        raise TypeError(
+            f'pretrained must be the path or URL of a checkpoint, or None; '
+            f'got the {type(pretrained).__name__} {pretrained!r}.')
+    if init_cfg is not None:
+        raise ValueError(
+            f'the backbone got both pretrained={pretrained!r} and '
+            f'init_cfg={init_cfg!r}; set only init_cfg, e.g. '
+            f"init_cfg=dict(type='Pretrained', checkpoint={pretrained!r}), "
+            'and pretrained=None (in a config whose model passes its '
+            'pretrained on to the backbone, as the EncoderDecoder of '
+            'mmseg:: bases does, set model.pretrained=None).')
+    warnings.warn(
+        f'pretrained={pretrained!r} is deprecated: it is taken as '
+        f"init_cfg=dict(type='Pretrained', checkpoint={pretrained!r}); "
+        'set that init_cfg (and pretrained=None) instead.',
+        DeprecationWarning,
+        stacklevel=3)
+    return dict(type='Pretrained', checkpoint=pretrained)
 
 
 @MODELS.register_module()
 class ResNetDLA(BaseModule):
     """ResNet with Dynamic Layer Attention (DLA-L / DLA-B) or static MRLA.
 
-    Takes the place of MMPretrain's and MMDetection's ``ResNet``: the same
-    stage layout (``layer1`` ... ``layer4``), output channels and parameter
-    names for the ResNet part, plus the layer attention of every stage
+    Takes the place of MMPretrain's, MMDetection's and MMSegmentation's
+    ``ResNet`` (and, with ``deep_stem=True``, of their ``ResNetV1c``): the
+    same stage layout
+    (``layer1`` ... ``layer4``), output channels and parameter names for the
+    ResNet part, plus the layer attention of every stage
     (``layerN.layer_attention``: ``attentions``, ``norms`` and, with DLA,
     ``context_cell`` and ``update_kernel``). The constructor takes their
-    arguments except MMDetection's ``dcn``, ``stage_with_dcn``, ``plugins``
-    and ``pretrained`` (use ``init_cfg=dict(type='Pretrained', ...)``) and
+    arguments except MMDetection's and MMSegmentation's ``dcn``,
+    ``stage_with_dcn`` and ``plugins``, MMSegmentation's ``multi_grid`` and
     MMPretrain's ``expansion``; ``drop_path_rate`` applies to the attention
     branch, not to the residual branch as in MMPretrain's ``ResNet``.
 
@@ -65,7 +117,16 @@ class ResNetDLA(BaseModule):
             Defaults to 64.
         num_stages (int): Number of stages, 1 to 4. Defaults to 4.
         strides (Sequence[int]): Stride of the first block of each stage.
-        dilations (Sequence[int]): Dilation of each stage.
+        dilations (Sequence[int]): Dilation of the 3x3 convolutions of the
+            blocks of each stage (e.g. ``(1, 1, 2, 4)`` with strides
+            ``(1, 2, 1, 1)``: output stride 8, MMSegmentation's ``-d8``
+            models). The layer attention is not dilated: its depthwise 3x3
+            convolutions (DLA-L's value and update kernels) see 3x3
+            neighbourhoods at the resolution of their stage, which a
+            dilated stage keeps 2 or 4 times finer.
+        contract_dilation (bool): With a stage's dilation ``d > 1``, give
+            its first block ``d // 2`` (as MMDetection's and
+            MMSegmentation's ``ResLayer``). Defaults to False.
         out_indices (Sequence[int]): Stages whose outputs are returned, a
             sequence even for one stage. Defaults to ``(3, )``.
         style (str): ``'pytorch'`` (stride on the 3x3 convolution) or
@@ -129,13 +190,22 @@ class ResNetDLA(BaseModule):
         block (str, optional): ``'basic'`` or ``'bottleneck'`` blocks, passed
             to :meth:`get_arch`: each depth of ``ResNetDLA`` has one
             (checked if given); :class:`ResNetDLACifar` chooses.
-        init_cfg (dict | list[dict], optional): Initialisation config. A
+        pretrained (str, optional): Deprecated, as in MMDetection's and
+            MMSegmentation's ``ResNet``: a checkpoint taken as
+            ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``, with
+            a ``DeprecationWarning``; an error together with ``init_cfg``
+            (see :func:`resolve_init_cfg`). Defaults to None.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            None (default) gives :data:`DEFAULT_INIT_CFG`. A
             ``dict(type='Pretrained', checkpoint=..., prefix=...)`` is
             loaded by :func:`load_backbone_checkpoint`: a plain ResNet
-            (torchvision's, MMPretrain's or MMDetection's layout, with or
-            without ``prefix``) or a DLA checkpoint of the same layer
-            attention; it logs one line with what was loaded and raises a
-            ``ValueError`` naming the mismatch for any other checkpoint.
+            (torchvision's, MMPretrain's, MMDetection's or MMSegmentation's
+            layout, with or without ``prefix``; a deep stem in either
+            MMPretrain's or MMDetection's and MMSegmentation's naming, e.g.
+            ``open-mmlab://resnet50_v1c``) or a DLA checkpoint of the same
+            layer attention; it logs one line with what was loaded and
+            raises a ``ValueError`` naming the mismatch for any other
+            checkpoint.
 
     ``norm_cfg``, ``drop_path_rate``, ``context_cell``, ``dsu_reduction``,
     ``head_dim``, ``lambda_init``, ``legacy_batch0_context`` and ``fused``
@@ -171,6 +241,7 @@ class ResNetDLA(BaseModule):
                  num_stages: int = 4,
                  strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
+                 contract_dilation: bool = False,
                  out_indices: Sequence[int] = (3, ),
                  style: str = 'pytorch',
                  deep_stem: bool = False,
@@ -193,14 +264,9 @@ class ResNetDLA(BaseModule):
                  legacy_batch0_context: bool = False,
                  fused: Union[str, bool] = 'auto',
                  block: Optional[str] = None,
-                 init_cfg=[
-                     dict(type='Kaiming', layer=['Conv2d']),
-                     dict(
-                         type='Constant',
-                         val=1,
-                         layer=['_BatchNorm', 'GroupNorm'])
-                 ]) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[InitCfg] = None) -> None:
+        super().__init__(init_cfg=resolve_init_cfg(init_cfg, pretrained))
         if not isinstance(depth, int):
             raise TypeError(f'depth must be an int, got the '
                             f'{type(depth).__name__} {depth!r}.')
@@ -265,6 +331,7 @@ class ResNetDLA(BaseModule):
                 out_channels=out_chs,
                 stride=strides[i],
                 dilation=dilations[i],
+                contract_dilation=contract_dilation,
                 style=style,
                 avg_down=avg_down,
                 conv_cfg=conv_cfg,
@@ -316,15 +383,27 @@ class ResNetDLA(BaseModule):
         check_options_taken(step_cls, options, defaults)
         return {**accepted_options(step_cls, options), **cfg}
 
-    def make_res_layer(self, block: Block, num_blocks: int, in_channels: int,
-                       out_channels: int, stride: int, dilation: int,
-                       style: str, avg_down: bool, conv_cfg: Optional[dict],
-                       norm_cfg: dict, **stage_kwargs) -> DLAStage:
+    def make_res_layer(self,
+                       block: Block,
+                       num_blocks: int,
+                       in_channels: int,
+                       out_channels: int,
+                       stride: int,
+                       dilation: int,
+                       style: str,
+                       avg_down: bool,
+                       conv_cfg: Optional[dict],
+                       norm_cfg: dict,
+                       contract_dilation: bool = False,
+                       **stage_kwargs) -> DLAStage:
         """Build one stage; override to change its blocks or attention.
 
-        ``stage_kwargs`` (``layer_attention``, ``with_cp``) are passed to
-        :class:`DLAStage`.
+        Every block has ``dilation``, but the first one ``dilation // 2``
+        with ``contract_dilation`` and ``dilation > 1``. ``stage_kwargs``
+        (``layer_attention``, ``with_cp``) are passed to :class:`DLAStage`.
         """
+        first_dilation = (
+            dilation // 2 if contract_dilation and dilation > 1 else dilation)
         downsample = None
         if stride != 1 or in_channels != out_channels:
             layers = []
@@ -343,7 +422,8 @@ class ResNetDLA(BaseModule):
         blocks = [
             block(in_channels if i == 0 else out_channels, out_channels,
                   expansion=block.expansion, stride=stride if i == 0 else 1,
-                  dilation=dilation, downsample=downsample if i == 0 else None,
+                  dilation=first_dilation if i == 0 else dilation,
+                  downsample=downsample if i == 0 else None,
                   style=style, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
             for i in range(num_blocks)
         ]
@@ -385,6 +465,31 @@ class ResNetDLA(BaseModule):
             self.norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
+
+    def _sequential_stem_keys(self) -> Dict[str, str]:
+        """Names of the deep stem's tensors in MMDetection's and
+        MMSegmentation's ``ResNet`` (one ``nn.Sequential`` of convolution,
+        norm and ReLU: ``stem.0.weight``, ``stem.1.running_mean``, ...)
+        mapped to this backbone's (``ConvModule`` s, as in MMPretrain:
+        ``stem.0.conv.weight``, ``stem.0.bn.running_mean``, ...)."""
+        renames = {}
+        for i, conv_module in enumerate(self.stem):
+            for name in conv_module.conv.state_dict():
+                renames[f'stem.{3 * i}.{name}'] = f'stem.{i}.conv.{name}'
+            for name in conv_module.norm.state_dict():
+                renames[f'stem.{3 * i + 1}.{name}'] = (
+                    f'stem.{i}.{conv_module.norm_name}.{name}')
+        return renames
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, *args, **kwargs) -> None:
+        """Load, renaming a deep stem in MMDetection's and MMSegmentation's
+        layout (e.g. ``open-mmlab://resnet50_v1c``) to this one's."""
+        if self.deep_stem:
+            rename_legacy_keys(state_dict, prefix,
+                               self._sequential_stem_keys())
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
 
     @property
     def norm1(self) -> nn.Module:
