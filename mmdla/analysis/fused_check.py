@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from mmdla.models import ResNetDLA
+from .amp import amp_autocast
 
 
 def _training_step(model: nn.Module, x: torch.Tensor,
@@ -27,7 +28,7 @@ def _training_step(model: nn.Module, x: torch.Tensor,
     random factor (a plain mean would give a constant output gradient,
     which a batch norm turns into zero gradients before it)."""
     model.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+    with amp_autocast(x.device, amp):
         outputs = model(x)
     gen = torch.Generator(device='cpu').manual_seed(1)
     loss = sum((out.double() * torch.randn(

@@ -16,8 +16,9 @@ the step, as PyTorch ops or (DLA-L with the DSU) mostly as the ops of
 
 The module has three sections:
 
-* **Passes**, written once and used by both forms: the forward's norm
-  statistics (:func:`norm_statistics`) and the backward sequence
+* **Passes**, written once and used by both forms: the dense part in fp32
+  (:func:`tap_major_kernels_fn`), the forward's norm statistics
+  (:func:`norm_statistics`) and the backward sequence
   grad_reduce -> norm_grad_coefficients -> kernel_grads -> input_grads
   (:func:`backward_passes`).
 * **The eager form** (:class:`_FusedLightStep`): forward reads ``x`` and
@@ -36,7 +37,7 @@ Which form runs, if any, is the plan's decision (:mod:`.dla_light_plan`).
 """
 import functools
 import os
-from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -94,6 +95,19 @@ def _tap_major_kernels(k: Tensor, n: int, c: int) -> Tensor:
 def _dtypes(*tensors: Optional[Tensor]) -> Tuple[Optional[torch.dtype], ...]:
     """The dtypes of the norm's parameters, for their gradients."""
     return tuple(None if t is None else t.dtype for t in tensors)
+
+
+def tap_major_kernels_fn(kernels_fn: KernelsFn, pooled: Tensor,
+                         state: Sequence[Tensor], n: int,
+                         c: int) -> Tuple[Tensor, Tensor, List[Tensor]]:
+    """``kernels_fn(pooled, *state)``, the dense ``[N, C]`` part, in fp32
+    (autocast off: no casts around its tiny products): its kernels
+    tap-major ``[N, 9, C]`` and the new state."""
+    with torch.autocast(
+            'cuda' if pooled.is_cuda else 'cpu', enabled=False):
+        kx, kr, *new_state = kernels_fn(pooled, *state)
+        return (_tap_major_kernels(kx, n, c), _tap_major_kernels(kr, n, c),
+                new_state)
 
 
 def uses_batch_stats(norm: nn.BatchNorm2d) -> bool:
@@ -189,17 +203,12 @@ class _FusedLightStep(torch.autograd.Function):
         norm, pre_act = spec.norm, spec.pre_activation
         state = tensors[:spec.num_state]
         pooled = spatial_means(x, r, pre_act)
-        # the dense [N, C] part in fp32: no casts around its tiny products
-        autocast_off = torch.autocast(
-            'cuda' if x.is_cuda else 'cpu', enabled=False)
-        with torch.set_grad_enabled(spec.build_graph), autocast_off:
+        with torch.set_grad_enabled(spec.build_graph):
             pooled_in = pooled.detach().requires_grad_()
             state_in = tuple(s.detach().requires_grad_(s.requires_grad)
                              for s in state)
-            kx_graph, kr_graph, *new_state = spec.kernels_fn(
-                pooled_in, *state_in)
-            kx_graph = _tap_major_kernels(kx_graph, n, c)
-            kr_graph = _tap_major_kernels(kr_graph, n, c)
+            kx_graph, kr_graph, new_state = tap_major_kernels_fn(
+                spec.kernels_fn, pooled_in, state_in, n, c)
         kx, kr = kx_graph.detach(), kr_graph.detach()
         coefs = norm_statistics(x, r, kx, kr, norm, weight, bias, pre_act)
         rows = norm_coefficient_rows(coefs)
@@ -398,9 +407,7 @@ def _traceable_light_step(x: Tensor, r: Tensor, kernels_fn: KernelsFn,
     means' broadcast gradients to them."""
     n, c = x.shape[:2]
     pooled = spatial_means(x, r, False)
-    with torch.autocast('cuda' if x.is_cuda else 'cpu', enabled=False):
-        kx, kr, *new_state = kernels_fn(pooled, *state)
-        kx, kr = _tap_major_kernels(kx, n, c), _tap_major_kernels(kr, n, c)
+    kx, kr, new_state = tap_major_kernels_fn(kernels_fn, pooled, state, n, c)
     # mean and 1 / std; the affine map is applied inside norm_epilogue
     statistics = norm_statistics(x.detach(), r.detach(), kx.detach(),
                                  kr.detach(), norm, None, None, False)
